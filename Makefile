@@ -1,0 +1,76 @@
+# EvoSelfCode: `make demo` and `make test` set everything up themselves and skip what is done.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .stamps
+# torch first and exactly this version: on the project's machines it is a CPU wheel on disk;
+# any other spec pulls gigabytes of CUDA packages.
+TORCH_SPEC ?= torch==2.13.0
+
+PY_SOURCES := $(shell find server models evolution evaluation -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null)
+TS_SOURCES := $(shell find extension/src -name '*.ts' 2>/dev/null)
+
+.PHONY: help setup python node extension demo test lint typecheck pytest test-extension e2e bench clean
+
+help:
+	@echo "make demo   set up, then run the whole loop on the smoke model"
+	@echo "make test   set up, then lint, type-check and run every test"
+	@echo "make bench  run the benchmarks in bench/ (each prints a JSON line)"
+
+setup: python node extension
+
+# --- Python ---------------------------------------------------------------------------------
+python: $(STAMPS)/python
+$(STAMPS)/python: pyproject.toml
+	@mkdir -p $(STAMPS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+# --- Extension ------------------------------------------------------------------------------
+node: $(STAMPS)/node
+$(STAMPS)/node: package.json package-lock.json
+	@mkdir -p $(STAMPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+extension: dist/extension.js evoselfcode.vsix
+dist/extension.js: $(STAMPS)/node $(TS_SOURCES) esbuild.mjs
+	npm run --silent bundle
+evoselfcode.vsix: dist/extension.js package.json $(PY_SOURCES)
+	npm run --silent package
+
+# --- Run ------------------------------------------------------------------------------------
+demo: setup
+	$(VENV)/bin/evoselfcode demo
+
+test: setup lint typecheck pytest test-extension e2e
+
+lint: $(STAMPS)/python
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMPS)/python $(STAMPS)/node
+	npx --no-install pyright
+	npm run --silent typecheck
+
+pytest: $(STAMPS)/python
+	$(PY) -m pytest -q -m "not e2e"
+
+test-extension: $(STAMPS)/node
+	npm run --silent lint
+	npm run --silent test:unit
+
+e2e: setup
+	$(PY) -m pytest -q -m e2e
+
+bench: setup
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(STAMPS) dist bundled evoselfcode.vsix .pytest_cache .ruff_cache

@@ -1,0 +1,49 @@
+"""The ``evoselfcode`` command: one console script, one subcommand per capability.
+
+Each package registers its own subcommands through ``register(subparsers)`` in its ``cli``
+module. Registration only builds argparse parsers; heavy imports (torch, transformers) happen
+inside the handlers, so ``evoselfcode --help`` and ``evoselfcode serve`` start at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Modules whose ``register(subparsers)`` adds subcommands, in the order --help lists them.
+SUBCOMMAND_MODULES = (
+    "server.serve_cli",  # serve, demo
+    "models.cli",  # smoke-model, complete
+    "evolution.cli",  # evolve, testserver
+    "evolution.datagen.cli",  # datagen
+    "evolution.finetune.cli",  # finetune, adapters
+    "evaluation.cli",  # eval
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evoselfcode",
+        description="A self-improving code assistant: local completions over LSP, "
+        "self-evolution, LoRA fine-tuning and HumanEval evaluation.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in SUBCOMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
