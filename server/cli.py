@@ -16,7 +16,8 @@ from collections.abc import Sequence
 SUBCOMMAND_MODULES = (
     "server.serve_cli",  # serve, demo
     "models.cli",  # smoke-model, complete
-    "evolution.cli",  # evolve, testserver
+    "evolution.cli",  # evolve
+    "evolution.testserver.cli",  # testserver
     "evolution.datagen.cli",  # datagen
     "evolution.finetune.cli",  # finetune, adapters
     "evaluation.cli",  # eval
