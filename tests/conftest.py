@@ -43,3 +43,18 @@ def smoke_model_dir(pytestconfig: pytest.Config) -> Path:
         except OSError:  # another session finished first
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+@pytest.fixture
+def test_server():
+    """A fresh ``evolution.testserver.ScriptedServer`` on a free loopback port, per test.
+
+    Point clients at ``test_server.base_url`` ("http://127.0.0.1:PORT/v1"); script answers with
+    ``set_script(...)`` / ``add_rule(prompt=..., text=...)``; inject faults with
+    ``inject(Fault...)``; read what was sent with ``requests`` / ``bodies(path)``. Unscripted
+    requests get ``evolution.testserver.DEFAULT_TEXT``. Stopped when the test ends.
+    """
+    from evolution.testserver import ScriptedServer
+
+    with ScriptedServer() as server:
+        yield server
