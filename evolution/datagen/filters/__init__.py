@@ -1,0 +1,1 @@
+"""The name filter (stage A) and the code filter (stage B)."""

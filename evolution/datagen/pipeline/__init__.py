@@ -1,0 +1,1 @@
+"""The stages: names (A), code (B) and optional scoring, and the orchestrator that runs them."""
