@@ -20,7 +20,8 @@ MODELS_DIR_ENV = "EVOSELFCODE_MODELS_DIR"
 
 
 def default_models_dir() -> Path:
-    """The weights folder for bare model names: ``$EVOSELFCODE_MODELS_DIR`` or this package's folder.
+    """The weights folder for bare model names: ``$EVOSELFCODE_MODELS_DIR`` or this package's
+    folder.
 
     In a checkout that is the repository's ``models/`` (user-placed subfolders are git-ignored),
     the seed prototype's convention, e.g. ``models/Qwen2.5-Coder-1.5B-Instruct/``.
@@ -30,7 +31,8 @@ def default_models_dir() -> Path:
 
 
 def default_data_dir() -> Path:
-    """``$EVOSELFCODE_DATA_DIR``, else ``$XDG_DATA_HOME/evoselfcode`` (``~/.local/share/evoselfcode``)."""
+    """``$EVOSELFCODE_DATA_DIR``, else ``$XDG_DATA_HOME/evoselfcode``
+    (``~/.local/share/evoselfcode``)."""
     env = os.environ.get(DATA_DIR_ENV)
     if env:
         return Path(env).expanduser()

@@ -12,18 +12,7 @@ import json
 import sysconfig
 from pathlib import Path
 
-# Qwen2.5-Coder's special tokens, in the order of their ids in the real vocabulary.
-QWEN_SPECIAL_TOKENS = (
-    "<|endoftext|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|fim_prefix|>",
-    "<|fim_middle|>",
-    "<|fim_suffix|>",
-    "<|fim_pad|>",
-    "<|repo_name|>",
-    "<|file_sep|>",
-)
+from models.tokens import QWEN_SPECIAL_TOKENS
 
 # The chat template of Qwen2.5-Coder-Instruct, without tool calling.
 CHATML_TEMPLATE = (
@@ -99,10 +88,12 @@ def build_smoke_model(
     num_kv_heads: int = 2,
     instruct: bool = False,
     seed: int = 0,
+    vocab_size: int | None = None,
 ) -> Path:
     """Write a random-weight Qwen2 model and its tokenizer to ``out_dir``; return the path.
 
-    The defaults make a ~1.5 MB model; benchmarks pass larger sizes for realistic timings.
+    The defaults make a ~1.5 MB model; benchmarks pass larger sizes for realistic timings
+    (``vocab_size`` pads the embedding past the tokenizer, as Qwen's 151,936 rows do).
     """
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
@@ -110,9 +101,11 @@ def build_smoke_model(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer()
+    special_ids = tokenizer.get_vocab()
+    eos_id = special_ids["<|endoftext|>"]
     torch.manual_seed(seed)
     config = Qwen2Config(
-        vocab_size=len(tokenizer),
+        vocab_size=max(len(tokenizer), vocab_size or 0),
         hidden_size=hidden_size,
         intermediate_size=intermediate_size,
         num_hidden_layers=num_layers,
@@ -121,12 +114,12 @@ def build_smoke_model(
         max_position_embeddings=32768,
         tie_word_embeddings=True,
         bos_token_id=None,
-        eos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
-        pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+        eos_token_id=eos_id,
+        pad_token_id=eos_id,
     )
     model = Qwen2ForCausalLM(config)
     model.generation_config.eos_token_id = [
-        tokenizer.convert_tokens_to_ids(tok) for tok in ("<|endoftext|>", "<|im_end|>")
+        special_ids[tok] for tok in ("<|endoftext|>", "<|im_end|>")
     ]
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)

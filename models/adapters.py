@@ -1,0 +1,96 @@
+"""LoRA adapters on a loaded model: load, switch and unload without reloading the base.
+
+Uses transformers' own PEFT integration, so the model object and its forward pass stay the
+same; an adapter saved with peft's ``save_pretrained`` (``adapter_config.json`` plus weights)
+loads as is. With no adapter active the LoRA layers are switched off: exactly the base model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from models.errors import InvalidRequestError, ModelLoadError
+
+
+class AdapterSet:
+    """The adapters loaded on one model and which one (if any) is active."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self._paths: dict[str, Path] = {}
+        self.active: str | None = None
+
+    @property
+    def loaded(self) -> dict[str, Path]:
+        return dict(self._paths)
+
+    def load(self, path: str | Path, name: str) -> None:
+        """Load the adapter in ``path`` as ``name``; the active adapter does not change."""
+        folder = Path(path).expanduser()
+        if not name:
+            raise InvalidRequestError("an adapter needs a non-empty name")
+        if name in self._paths:
+            raise InvalidRequestError(
+                f"an adapter named {name!r} is already loaded (from {self._paths[name]}); "
+                "unload it first or pick another name"
+            )
+        if not (folder / "adapter_config.json").is_file():
+            raise ModelLoadError(
+                f"{folder} is not a LoRA adapter folder: it has no adapter_config.json "
+                "(adapters are saved with peft's save_pretrained)"
+            )
+        try:
+            with _expected_peft_warnings():
+                self._model.load_adapter(str(folder), adapter_name=name)
+        except Exception as exc:  # peft raises ValueError, KeyError, OSError, RuntimeError...
+            raise ModelLoadError(
+                f"could not load the LoRA adapter in {folder}: {exc} "
+                "(was it trained for this base model?)"
+            ) from exc
+        self._paths[name] = folder
+        self._apply()
+
+    def set(self, name: str | None) -> None:
+        """Make ``name`` the active adapter; ``None`` serves the plain base model."""
+        if name is not None and name not in self._paths:
+            raise InvalidRequestError(
+                f"no adapter named {name!r} is loaded; loaded: {sorted(self._paths) or 'none'}"
+            )
+        self.active = name
+        self._apply()
+
+    def unload(self, name: str) -> None:
+        """Remove ``name`` from the model, freeing its weights."""
+        if name not in self._paths:
+            raise InvalidRequestError(
+                f"no adapter named {name!r} is loaded; loaded: {sorted(self._paths) or 'none'}"
+            )
+        if self.active == name:
+            self.set(None)
+        with _expected_peft_warnings():
+            self._model.delete_adapter(name)
+        del self._paths[name]
+        self._apply()  # peft activates some other adapter after a delete; ours says none
+
+    def _apply(self) -> None:
+        if not self._paths:
+            return
+        if self.active is None:
+            self._model.disable_adapters()
+        else:
+            self._model.enable_adapters()
+            self._model.set_adapter(self.active)
+
+
+@contextlib.contextmanager
+def _expected_peft_warnings() -> Iterator[None]:
+    """Quiet peft's notes on what this class does on purpose (several adapters, deleting the
+    active one); every other warning still shows."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
+        warnings.filterwarnings("ignore", message="Adapter .* was active which is now deleted")
+        yield

@@ -1,0 +1,174 @@
+"""Text ↔ token ids for one model: literal user text, trusted prompts, stop ids, window fitting.
+
+Works on the Rust ``tokenizers.Tokenizer`` behind the transformers tokenizer: it is several
+times faster per call than the Python wrapper, which matters because the language server
+counts tokens on every keystroke. Encoding is thread-safe; the server counts tokens while a
+generation runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from models.errors import InvalidRequestError, ModelLoadError
+from models.tokens import ENDOFTEXT, QWEN_SPECIAL_TOKENS, Prompt
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+
+class Codec:
+    """Encoding and decoding for one tokenizer.
+
+    * ``encode_literal`` reads special-token strings as plain characters (user text);
+    * ``encode_trusted`` turns them into special tokens (prompt templates written by us);
+    * ``encode_prompt`` does each per segment of a ``Prompt``.
+    """
+
+    def __init__(self, hf_tokenizer: Any, eos_ids: Sequence[int] = ()) -> None:
+        from tokenizers import Tokenizer
+
+        backend = getattr(hf_tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            raise ModelLoadError(
+                f"the tokenizer {type(hf_tokenizer).__name__} has no fast (Rust) backend; "
+                "EvoSelfCode needs a tokenizer.json (every Qwen2.5-Coder release has one)"
+            )
+        self.hf = hf_tokenizer
+        self._trusted: Tokenizer = backend
+        # A copy that never matches special tokens; a flag on the shared one would race.
+        self._literal: Tokenizer = Tokenizer.from_str(backend.to_str())
+        self._literal.encode_special_tokens = True
+        vocab = backend.get_vocab(with_added_tokens=True)
+        self.special_ids: dict[str, int] = {
+            tok: vocab[tok] for tok in QWEN_SPECIAL_TOKENS if tok in vocab
+        }
+        specials = zip(hf_tokenizer.all_special_tokens, hf_tokenizer.all_special_ids, strict=True)
+        for tok, tid in specials:
+            self.special_ids.setdefault(tok, tid)
+        # Stop on every special token: FIM and repo tokens included, which Qwen's own
+        # tokenizer_config does not mark as special (so skip_special_tokens would keep them).
+        self.stop_ids: frozenset[int] = frozenset(self.special_ids.values()) | frozenset(eos_ids)
+        pad = hf_tokenizer.pad_token_id
+        self.pad_id: int = pad if pad is not None else self.special_ids.get(ENDOFTEXT, 0)
+        self.doc_start_id: int = self.special_ids.get(ENDOFTEXT, self.pad_id)
+
+    # -- encoding ------------------------------------------------------------------------
+
+    def encode_literal(self, text: str) -> list[int]:
+        return self._literal.encode(scrub(text), add_special_tokens=False).ids
+
+    def encode_trusted(self, text: str) -> list[int]:
+        return self._trusted.encode(scrub(text), add_special_tokens=False).ids
+
+    def encode_prompt(self, prompt: str | Prompt | Sequence[int]) -> list[int]:
+        if isinstance(prompt, str):
+            return self.encode_trusted(prompt)
+        if isinstance(prompt, Prompt):
+            ids: list[int] = []
+            for kind, text in prompt.runs():
+                if kind == "special":
+                    ids.append(self.special_id(text))
+                elif kind == "template":
+                    ids.extend(self.encode_trusted(text))
+                else:
+                    ids.extend(self.encode_literal(text))
+            return ids
+        return [int(i) for i in prompt]
+
+    def count(self, text: str) -> int:
+        return len(self._literal.encode(scrub(text), add_special_tokens=False).ids)
+
+    def count_batch(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encodings = self._literal.encode_batch([scrub(t) for t in texts], add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._trusted.decode(list(ids), skip_special_tokens=True)
+
+    def special_id(self, token: str) -> int:
+        try:
+            return self.special_ids[token]
+        except KeyError:
+            raise InvalidRequestError(
+                f"the prompt uses {token}, which this model's tokenizer does not have; "
+                "FIM and repo-level prompts need a Qwen2.5-Coder tokenizer"
+            ) from None
+
+    # -- fitting into the context window ---------------------------------------------------
+
+    def fit(self, prompt: str | Prompt | Sequence[int], limit: int) -> tuple[list[int], bool]:
+        """Token ids of ``prompt`` cut to at most ``limit``; true when something was cut.
+
+        A FIM ``Prompt`` loses other files first (the last given first), then the far ends
+        of prefix and suffix (3:1); the text next to the cursor stays. Other prompts lose
+        their start.
+        """
+        if limit < 1:
+            raise InvalidRequestError(
+                "max_new_tokens leaves no room for the prompt in the context window"
+            )
+        ids = self.encode_prompt(prompt)
+        if not ids:  # an empty prompt still needs one position to predict from
+            ids = [self.doc_start_id]
+        if len(ids) <= limit:
+            return ids, False
+        has_fim_parts = isinstance(prompt, Prompt) and any(
+            s.role in ("prefix", "suffix", "context") for s in prompt.segments
+        )
+        if not has_fim_parts:
+            return ids[-limit:], True
+        assert isinstance(prompt, Prompt)
+        return _fit_fim(prompt, limit, self), True
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scrub(text: str) -> str:
+    """``text`` with lone surrogates (not encodable as UTF-8) replaced by U+FFFD, one for one.
+
+    They arrive from JSON escapes or bytes decoded with ``surrogateescape``; the tokenizer
+    would reject the whole text. The length stays the same, so offsets stay valid.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def _fit_fim(prompt: Prompt, limit: int, codec: Codec) -> list[int]:
+    pieces = [codec.encode_prompt(Prompt((s,))) for s in prompt.segments]
+    total = sum(len(p) for p in pieces)
+    groups = sorted({s.group for s in prompt.segments if s.group is not None}, reverse=True)
+    for group in groups:
+        if total <= limit:
+            break
+        for i, seg in enumerate(prompt.segments):
+            if seg.group == group:
+                total -= len(pieces[i])
+                pieces[i] = []
+    if total > limit:
+        roles = [s.role for s in prompt.segments]
+        pre = roles.index("prefix") if "prefix" in roles else None
+        suf = roles.index("suffix") if "suffix" in roles else None
+        pre_len = len(pieces[pre]) if pre is not None else 0
+        suf_len = len(pieces[suf]) if suf is not None else 0
+        room = limit - (total - pre_len - suf_len)
+        if room < 0:
+            raise InvalidRequestError(
+                f"the prompt's fixed parts alone need {total - pre_len - suf_len} tokens, "
+                f"more than the {limit} the context window leaves"
+            )
+        keep_pre = min(pre_len, max(room - suf_len, (room * 3) // 4))
+        keep_suf = min(suf_len, room - keep_pre)
+        if pre is not None:
+            pieces[pre] = pieces[pre][pre_len - keep_pre :]
+        if suf is not None:
+            pieces[suf] = pieces[suf][:keep_suf]
+    return [i for piece in pieces for i in piece]
