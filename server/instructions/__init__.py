@@ -1,0 +1,1 @@
+"""Instruction to code: a comment or selection in, code from the local instruct model out."""

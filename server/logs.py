@@ -1,0 +1,68 @@
+"""Logging: our packages' records go to the client as ``window/logMessage``.
+
+Records come from any thread (the model thread logs generation timings); they are handed to
+the event loop, which alone writes to the client. pygls' own loggers stay at WARNING: at
+INFO they print every message body, documents included.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+from lsprotocol import types
+
+FORWARDED_LOGGERS = ("server", "models", "evolution", "evaluation")
+LEVELS = {
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+}
+
+
+def message_type(level: int) -> types.MessageType:
+    if level >= logging.ERROR:
+        return types.MessageType.Error
+    if level >= logging.WARNING:
+        return types.MessageType.Warning
+    if level >= logging.INFO:
+        return types.MessageType.Info
+    return types.MessageType.Log  # LSP 3.18's Debug type is unknown to older clients
+
+
+class ClientLogHandler(logging.Handler):
+    """Sends each record through ``send`` (which must be safe to call from any thread)."""
+
+    def __init__(self, send: Callable[[types.LogMessageParams], None]):
+        super().__init__()
+        self._send = send
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            params = types.LogMessageParams(
+                type=message_type(record.levelno), message=self.format(record)
+            )
+            self._send(params)
+        except Exception:  # a log line must never break the caller
+            self.handleError(record)
+
+
+def configure_logging(level: str, handler: logging.Handler | None = None) -> None:
+    """Set our loggers to ``level``; stderr gets warnings and errors (seen before connect)."""
+    numeric = LEVELS.get(level, logging.INFO)
+    for name in FORWARDED_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(numeric)
+        if handler is not None and handler not in logger.handlers:
+            logger.addHandler(handler)
+    for name in ("pygls", "pytest_lsp"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    root = logging.getLogger()
+    if not root.handlers:
+        stderr = logging.StreamHandler(sys.stderr)
+        stderr.setLevel(logging.WARNING)
+        stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(stderr)

@@ -1,0 +1,162 @@
+"""``EvoServer``: the language server and the state its features share.
+
+Handlers live in ``server/features/`` (one feature per module) and stay thin; this class
+holds settings, the model thread, the completion engine, the instruction service and the
+status board, and owns the two jobs that cross threads: posting to the event loop, and
+sending ``evoselfcode/status`` at most every ``STATUS_INTERVAL_S`` (state changes at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from server.cache import CompletionCache
+from server.completion import CompletionEngine
+from server.instructions.service import InstructionService
+from server.logs import ClientLogHandler, configure_logging
+from server.model_host import ModelHost
+from server.protocol import EvoProtocol, converter_factory
+from server.scheduler import ModelWorker
+from server.settings import SECTION, Settings, parse_settings
+from server.status import StatusBoard
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+STATUS_METHOD = "evoselfcode/status"
+STATUS_INTERVAL_S = 0.5
+
+# The self-evolution flow plugs in here: (server, command arguments, instruction) -> result.
+SelfEvolveHandler = Callable[["EvoServer", dict[str, Any], str], Awaitable[dict[str, Any]]]
+
+
+class EvoServer(LanguageServer):
+    protocol: EvoProtocol
+
+    def __init__(self) -> None:
+        super().__init__(
+            "evoselfcode",
+            VERSION,
+            protocol_cls=EvoProtocol,
+            converter_factory=converter_factory,
+            max_workers=4,
+        )
+        self.settings = Settings()
+        self.status = StatusBoard()
+        self.cache = CompletionCache()
+        self.worker = ModelWorker("evoselfcode-model")
+        self.chat_worker = ModelWorker("evoselfcode-chat")
+        self.host = ModelHost(
+            self.worker,
+            self.status,
+            on_change=lambda: self.post(self.publish_status, True),
+            on_failure=lambda message: self.post(self.show_error, message),
+        )
+        self.engine = CompletionEngine(
+            workspace=lambda: self.workspace,
+            settings=lambda: self.settings,
+            host=self.host,
+            worker=self.worker,
+            cache=self.cache,
+            status=self.status,
+            on_stats=lambda: self.publish_status(False),
+        )
+        self.instructions = InstructionService(lambda: self.workspace)
+        self.self_evolve: SelfEvolveHandler | None = None  # set once that flow exists
+        self.session_started = False  # after `initialized`: settings changes may (re)load models
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._status_sent_at = 0.0
+        self._status_timer: asyncio.TimerHandle | None = None
+        self._log_handler = ClientLogHandler(lambda params: self.post(self._send_log, params))
+
+    # -- threads ---------------------------------------------------------------------------
+
+    def attach_loop(self) -> None:
+        """Remember the event loop (call from a handler): other threads post to it."""
+        self._loop = asyncio.get_running_loop()
+
+    def post(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Run ``callback(*args)`` on the event loop, from any thread; dropped when closed."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed since the check
+            loop.call_soon_threadsafe(callback, *args)
+
+    # -- messages to the client ----------------------------------------------------------
+
+    def _send_log(self, params: types.LogMessageParams) -> None:
+        with contextlib.suppress(Exception):  # the client is gone; nothing to tell
+            self.window_log_message(params)
+
+    def show_error(self, message: str) -> None:
+        """A pop-up: only for what the user must fix (a model that does not load)."""
+        self.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Error, message=message)
+        )
+
+    def publish_status(self, urgent: bool = False) -> None:
+        """Send ``evoselfcode/status`` now if urgent or due, else once the interval ends."""
+        if self._loop is None:
+            return
+        wait = self._status_sent_at + STATUS_INTERVAL_S - time.monotonic()
+        if urgent or wait <= 0:
+            self._send_status()
+        elif self._status_timer is None:
+            self._status_timer = self._loop.call_later(wait, self._send_status)
+
+    def _send_status(self) -> None:
+        if self._status_timer is not None:
+            self._status_timer.cancel()
+            self._status_timer = None
+        self._status_sent_at = time.monotonic()
+        try:
+            self.protocol.notify(STATUS_METHOD, self.status.snapshot())
+        except Exception:
+            log.debug("could not send the status", exc_info=True)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """pygls' default pops up every internal error; a log line is enough."""
+        log.error("%s: %s", getattr(source, "__name__", source), error)
+
+    # -- settings --------------------------------------------------------------------------
+
+    def apply_settings(self, raw: Any) -> None:
+        """Merge the client's settings; bad values are reported and the old ones kept."""
+        parsed = parse_settings(raw, self.settings)
+        for problem in parsed.problems:
+            log.warning("setting ignored: %s", problem)
+        self.settings = parsed.settings
+        configure_logging(self.settings.log_level, self._log_handler)
+        if parsed.changed:
+            log.info("settings changed: %s", ", ".join(f"{SECTION}.{k}" for k in parsed.changed))
+            self.cache.clear()
+        if self.session_started:
+            self.host.apply(self.settings)
+
+    async def pull_settings(self) -> None:
+        """Ask the client for the ``evoselfcode`` section (``workspace/configuration``)."""
+        capabilities = self.client_capabilities.workspace
+        if capabilities is None or not capabilities.configuration:
+            return
+        params = types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
+        try:
+            values = await asyncio.wait_for(self.workspace_configuration_async(params), 10)
+        except Exception as exc:  # a client that cannot answer keeps the settings we have
+            log.warning("could not read the settings from the client: %s", exc)
+            return
+        if values:
+            self.apply_settings(values[0])
+
+    def stop(self) -> None:
+        """Cancel model work; the threads are daemons, so exit never waits for them."""
+        self.worker.stop()
+        self.chat_worker.stop()

@@ -1,0 +1,122 @@
+"""The server's status: model state, completion counts and latency, as ``evoselfcode/status``.
+
+``StatusBoard`` is the one place that knows what the status bar shows; ``snapshot()`` gives
+the notification's params (the shape is in ARCHITECTURE.md, "LSP protocol"). It is updated
+from the event loop and the model threads, hence the lock.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from server.reasons import EmptyReason
+
+ModelState = Literal["loading", "ready", "failed"]
+LATENCY_WINDOW = 500  # the percentiles cover the most recent requests
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """What the status bar says about the loaded (or loading) model."""
+
+    model: str
+    adapter: str | None = None
+    device: str | None = None
+    dtype: str | None = None
+    backend: str | None = None
+    random_weights: bool = False
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """Linear-interpolated percentile (``share`` in 0..1) of ``values``; None when empty."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1]
+
+
+class StatusBoard:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.state: ModelState = "loading"
+        self.reason: str | None = None
+        self.model = ModelDescription(model="")
+        self.requests = 0
+        self.served = 0
+        self.cache_hits = 0
+        self.empty: Counter[str] = Counter()
+        self.generated = 0  # requests that ran the model
+        self._prompt_tokens = 0
+        self._prefilled_tokens = 0  # prompt tokens not found in the KV cache
+        self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
+
+    def set_model_state(
+        self, state: ModelState, model: ModelDescription, reason: str | None = None
+    ) -> None:
+        with self._lock:
+            self.state, self.model, self.reason = state, model, reason
+
+    def record_request(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+    def record_served(self, latency_ms: float, *, cached: bool) -> None:
+        with self._lock:
+            self.served += 1
+            self.cache_hits += cached
+            self._latencies.append(latency_ms)
+
+    def record_generation(self, prompt_tokens: int, cached_tokens: int) -> None:
+        with self._lock:
+            self.generated += 1
+            self._prompt_tokens += prompt_tokens
+            self._prefilled_tokens += prompt_tokens - cached_tokens
+
+    def record_empty(self, reason: EmptyReason) -> None:
+        with self._lock:
+            self.empty[reason.value] += 1
+
+    def latency_ms(self) -> dict[str, float | None]:
+        with self._lock:
+            values = list(self._latencies)
+        p50, p95 = percentile(values, 0.50), percentile(values, 0.95)
+        return {
+            "p50": None if p50 is None else round(p50, 1),
+            "p95": None if p95 is None else round(p95, 1),
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """The ``evoselfcode/status`` params."""
+        latency = self.latency_ms()
+        with self._lock:
+            status: dict[str, Any] = {
+                "state": self.state,
+                "model": self.model.model,
+                "adapter": self.model.adapter,
+                "device": self.model.device,
+                "dtype": self.model.dtype,
+                "backend": self.model.backend,
+                "randomWeights": self.model.random_weights,
+                "completions": {
+                    "requests": self.requests,
+                    "served": self.served,
+                    "empty": dict(self.empty),
+                    "cacheHits": self.cache_hits,
+                    "generated": self.generated,
+                    "meanPromptTokens": _mean(self._prompt_tokens, self.generated),
+                    "meanPrefilledTokens": _mean(self._prefilled_tokens, self.generated),
+                },
+                "latencyMs": latency,
+            }
+            if self.reason is not None:
+                status["reason"] = self.reason
+        return status
+
+
+def _mean(total: int, count: int) -> float | None:
+    return round(total / count, 1) if count else None

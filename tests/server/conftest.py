@@ -1,0 +1,145 @@
+"""Fixtures for the language-server tests: a model that never stops, and LSP session helpers.
+
+End-to-end tests drive ``python -m server serve`` over stdio with pytest-lsp, as any
+spec-following client would. The smoke model has RANDOM WEIGHTS and usually answers with an
+end-of-text token at once; ``endless_model_dir`` silences special tokens, line breaks and
+whitespace-only tokens in a copy, so greedy decoding always writes one long junk line and
+stops only at max tokens, the time limit or a cancellation. Tests assert plumbing and
+post-processing, never content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "server", "serve"])
+STATUS = "evoselfcode/status"
+# Model loading imports torch: allow for a slow, shared machine.
+READY_TIMEOUT_S = 120
+# Everything str.splitlines breaks at (a superset of LSP's line ends).
+BREAKS = set("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+@pytest.fixture(scope="session")
+def endless_model_dir(smoke_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the smoke model (RANDOM WEIGHTS) that never ends a line or the text."""
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoTokenizer
+
+    target = tmp_path_factory.mktemp("models") / "endless"
+    shutil.copytree(smoke_model_dir, target)
+    tokenizer = AutoTokenizer.from_pretrained(target)
+    silenced = set(tokenizer.all_special_ids)
+    silenced |= set(tokenizer.convert_tokens_to_ids(tokenizer.extra_special_tokens))
+    # Line breaks of any kind, and tokens that are only whitespace (so answers are never blank).
+    pieces = {i: tokenizer.decode([i]) for i in range(len(tokenizer))}
+    silenced |= {i for i, piece in pieces.items() if BREAKS & set(piece) or not piece.strip()}
+    weights = load_file(target / "model.safetensors")
+    # Tied embeddings: a zero row gives the token a zero logit, below the best random one.
+    weights["model.embed_tokens.weight"][sorted(silenced)] = 0
+    save_file(weights, target / "model.safetensors", metadata={"format": "pt"})
+    return target
+
+
+def capabilities(*, inline: bool = True) -> types.ClientCapabilities:
+    """VS Code's capabilities, with LSP 3.18 inline completions unless ``inline`` is false."""
+    caps = client_capabilities("visual-studio-code")
+    assert caps.text_document is not None
+    caps.text_document.inline_completion = (
+        types.InlineCompletionClientCapabilities() if inline else None
+    )
+    return caps
+
+
+def plain(value: Any) -> Any:
+    """Custom notifications arrive as namedtuples; make them dicts and lists."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def record_status(client: LanguageClient) -> list[dict]:
+    """Every ``evoselfcode/status`` the client receives, in order."""
+    received: list[dict] = []
+    client.feature(STATUS)(lambda ls, params: received.append(plain(params)))
+    return received
+
+
+async def wait_for(
+    check: Callable[[], Any], timeout: float = READY_TIMEOUT_S, what: str = "condition"
+) -> Any:
+    """Poll ``check`` until it returns something truthy."""
+
+    async def poll() -> Any:
+        while not (result := check()):
+            await asyncio.sleep(0.02)
+        return result
+
+    try:
+        return await asyncio.wait_for(poll(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}") from None
+
+
+async def wait_for_state(received: list[dict], state: str, after: int = 0) -> dict:
+    return await wait_for(
+        lambda: next((s for s in received[after:] if s["state"] == state), None),
+        what=f"status {state!r}",
+    )
+
+
+async def initialize(
+    client: LanguageClient, workspace: Path, settings: dict, *, inline: bool = True
+) -> types.InitializeResult:
+    workspace.mkdir(parents=True, exist_ok=True)
+    # Keep the servers off the user's data folder (adapter registry, training data).
+    settings = {"dataDir": str(workspace.parent / "data"), **settings}
+    return await client.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities(inline=inline),
+            root_uri=workspace.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name=workspace.name)],
+            initialization_options=settings,
+        )
+    )
+
+
+def open_document(client: LanguageClient, uri: str, text: str, version: int = 1) -> None:
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=version, text=text
+            )
+        )
+    )
+
+
+def inline_params(
+    uri: str, line: int, character: int, *, invoked: bool = True
+) -> types.InlineCompletionParams:
+    kind = types.InlineCompletionTriggerKind
+    return types.InlineCompletionParams(
+        context=types.InlineCompletionContext(
+            trigger_kind=kind.Invoked if invoked else kind.Automatic
+        ),
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(line=line, character=character),
+    )
+
+
+async def status_now(client: LanguageClient) -> dict:
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="evoselfcode.status")
+    )
+    return plain(result)

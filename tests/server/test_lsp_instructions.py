@@ -1,0 +1,240 @@
+"""Instruction to code over LSP: the code action, the command, applyEdit, follow-ups.
+
+The instruct model is the endless smoke model (RANDOM WEIGHTS), greedy so it is repeatable:
+its "code" is a junk line.
+The client here plays the editor: it applies ``workspace/applyEdit`` to its copy of the
+document and reports the change back with ``didChange``, as VS Code does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Union
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pytest_lsp import LanguageClient
+
+from tests.server.conftest import (
+    SERVER,
+    initialize,
+    open_document,
+    plain,
+    record_status,
+    wait_for,
+    wait_for_state,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+REQUEST_FAILED = -32803
+SOURCE = "import math\n\n# write a function that adds two numbers\n"
+
+
+def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
+    lines = text.split("\n")
+    lines = [line + "\n" for line in lines[:-1]] + lines[-1:]
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+
+    def offset(position: types.Position) -> int:
+        return offsets[min(position.line, len(lines))] + position.character
+
+    for edit in sorted(edits, key=lambda e: offset(e.range.start), reverse=True):
+        text = text[: offset(edit.range.start)] + edit.new_text + text[offset(edit.range.end) :]
+    return text
+
+
+class Editor:
+    """The client's copy of the document, kept in sync with the server."""
+
+    def __init__(self, client: LanguageClient, uri: str, text: str):
+        self.client, self.uri, self.text, self.version = client, uri, text, 1
+        self.applied: list[types.WorkspaceEdit] = []
+        open_document(client, uri, text)
+
+    def replace_all(self, text: str) -> None:
+        self.version += 1
+        self.text = text
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(
+                    uri=self.uri, version=self.version
+                ),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+            )
+        )
+
+    def apply(self, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        self.applied.append(params.edit)
+        [change] = params.edit.document_changes
+        if change.text_document.version != self.version:
+            return types.ApplyWorkspaceEditResult(applied=False, failure_reason="stale version")
+        self.replace_all(apply_text_edits(self.text, list(change.edits)))
+        return types.ApplyWorkspaceEditResult(applied=True)
+
+
+@pytest_lsp.fixture(config=SERVER, scope="module")
+async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory):
+    # pytest-lsp decodes a CodeAction that carries a command as a bare Command (stack.md).
+    converter = lsp_client.protocol._converter
+    converter.register_structure_hook(
+        Union[types.Command, types.CodeAction],  # noqa: UP007 (the key lsprotocol uses)
+        lambda obj, _: converter.structure(
+            obj, types.Command if isinstance(obj.get("command"), str) else types.CodeAction
+        ),
+    )
+    statuses = record_status(lsp_client)
+    workspace = tmp_path_factory.mktemp("ws") / "instruct"
+    await initialize(
+        lsp_client,
+        workspace,
+        {
+            "model": str(endless_model_dir),
+            "device": "cpu",
+            "chat": {"model": str(endless_model_dir), "maxTokens": 12, "temperature": 0},
+        },
+    )
+    await wait_for_state(statuses, "ready")
+    editor = Editor(lsp_client, (workspace / "adder.py").as_uri(), SOURCE)
+    lsp_client.editor = editor  # type: ignore[attr-defined]
+    lsp_client.feature(types.WORKSPACE_APPLY_EDIT)(lambda ls, params: editor.apply(params))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def code_actions(client: LanguageClient, line: int, character: int = 0):
+    position = types.Position(line=line, character=character)
+    return await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=client.editor.uri),
+            range=types.Range(start=position, end=position),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+
+
+async def run_action(client: LanguageClient, action: types.CodeAction) -> dict:
+    assert action.command is not None
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command=action.command.command, arguments=action.command.arguments
+        )
+    )
+    return plain(result)
+
+
+async def test_a_comment_offers_the_action_and_code_lands_below_it(client):
+    assert await code_actions(client, 0) == ()  # not a comment, nothing selected
+    [action] = await code_actions(client, 2, 5)
+    assert action.title == "Generate code from this instruction"
+    assert action.kind == types.CodeActionKind.RefactorRewrite
+    result = await run_action(client, action)
+    assert result["applied"] is True
+    assert result["followUp"] is False and result["turns"] == 1
+    code = result["code"]
+    assert code.strip() and "<|" not in code
+    assert client.editor.text == SOURCE.rstrip("\n") + "\n" + code + "\n"
+    progress = [v for values in client.progress_reports.values() for v in values]
+    assert isinstance(progress[0], types.WorkDoneProgressBegin)
+    assert isinstance(progress[-1], types.WorkDoneProgressEnd)
+
+
+async def test_a_follow_up_comment_on_the_generated_code_continues_the_conversation(client):
+    editor = client.editor
+    code = editor.text[len(SOURCE) :].rstrip("\n")
+    editor.replace_all(editor.text + "# now make it subtract instead\n")
+    follow_line = editor.text.count("\n") - 1
+    [action] = await code_actions(client, follow_line)
+    result = await run_action(client, action)
+    assert result["applied"] is True
+    assert result["followUp"] is True and result["turns"] == 2
+    assert code not in editor.text or code == result["code"]  # the old code was replaced
+    assert editor.text.startswith(SOURCE)
+    assert editor.text.endswith(result["code"] + "\n# now make it subtract instead\n")
+
+
+async def test_a_new_conversation_starts_over(client):
+    await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="evoselfcode.newConversation")
+    )
+    editor = client.editor
+    follow_line = editor.text.count("\n") - 1
+    [action] = await code_actions(client, follow_line)
+    result = await run_action(client, action)
+    assert result["followUp"] is False and result["turns"] == 1
+
+
+async def test_an_instruction_given_as_an_argument_and_a_stale_edit(client):
+    editor = client.editor
+    editor.replace_all(editor.text + "x = 1\n")
+    line = editor.text.count("\n") - 1
+    result = plain(
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="evoselfcode.generateFromInstruction",
+                arguments=[
+                    {
+                        "uri": editor.uri,
+                        "position": {"line": line, "character": 0},
+                        "instruction": "print x",
+                        "newConversation": True,
+                    }
+                ],
+            )
+        )
+    )
+    assert result["applied"] is True
+    assert editor.text.split("\n")[line + 1] == result["code"]
+
+
+async def test_a_self_evolve_instruction_is_routed_away_from_the_local_model(client):
+    editor = client.editor
+    editor.replace_all(editor.text + "# 自我演化: make the adder faster\n")
+    [action] = await code_actions(client, editor.text.count("\n") - 1)
+    with pytest.raises(JsonRpcException) as error:
+        await run_action(client, action)
+    assert error.value.code == REQUEST_FAILED
+    assert "self-evolution" in error.value.message
+
+
+async def test_cancelling_the_progress_bar_stops_the_instruct_model(client):
+    client.set_configuration({"chat": {"maxTokens": 2048}}, section="evoselfcode")
+    mark = len(client.log_messages)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    await wait_for(
+        lambda: any("chat.maxTokens" in m.message for m in client.log_messages[mark:]),
+        what="the new chat settings",
+    )
+    known = set(client.progress_reports)
+    editor = client.editor
+    command = asyncio.ensure_future(
+        client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="evoselfcode.generateFromInstruction",
+                arguments=[
+                    {
+                        "uri": editor.uri,
+                        "position": {"line": 0, "character": 0},
+                        "instruction": "write a very long module",
+                        "newConversation": True,
+                    }
+                ],
+            )
+        )
+    )
+    token = await wait_for(
+        lambda: next((t for t in client.progress_reports if t not in known), None),
+        what="the progress bar",
+    )
+    await asyncio.sleep(0.2)  # some tokens in
+    client.protocol.notify(
+        types.WINDOW_WORK_DONE_PROGRESS_CANCEL, types.WorkDoneProgressCancelParams(token=token)
+    )
+    with pytest.raises(JsonRpcException) as error:
+        await command  # would otherwise write 2048 tokens and succeed
+    assert error.value.code == REQUEST_FAILED and "cancelled" in error.value.message
+    assert isinstance(client.progress_reports[token][-1], types.WorkDoneProgressEnd)
