@@ -2,7 +2,9 @@
 
 Records come from any thread (the model thread logs generation timings); they are handed to
 the event loop, which alone writes to the client. pygls' own loggers stay at WARNING: at
-INFO they print every message body, documents included.
+INFO they print every message body, documents included. pygls also logs a traceback for every
+JSON-RPC error a handler raises on purpose (a stale proposal, a cancelled run): those are
+answers, not faults, and ``AnsweredErrors`` keeps them out of the log.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 from collections.abc import Callable
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 
 FORWARDED_LOGGERS = ("server", "models", "evolution", "evaluation")
 LEVELS = {
@@ -50,6 +53,17 @@ class ClientLogHandler(logging.Handler):
             self.handleError(record)
 
 
+class AnsweredErrors(logging.Filter):
+    """Drops pygls' tracebacks of JSON-RPC errors raised on purpose (sent to the client)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, JsonRpcException) or isinstance(error, JsonRpcInternalError)
+
+
+_ANSWERED_ERRORS = AnsweredErrors()
+
+
 def configure_logging(level: str, handler: logging.Handler | None = None) -> None:
     """Set our loggers to ``level``; stderr gets warnings and errors (seen before connect)."""
     numeric = LEVELS.get(level, logging.INFO)
@@ -60,6 +74,9 @@ def configure_logging(level: str, handler: logging.Handler | None = None) -> Non
             logger.addHandler(handler)
     for name in ("pygls", "pytest_lsp"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    rpc_logger = logging.getLogger("pygls.protocol.json_rpc")
+    if _ANSWERED_ERRORS not in rpc_logger.filters:
+        rpc_logger.addFilter(_ANSWERED_ERRORS)
     root = logging.getLogger()
     if not root.handlers:
         stderr = logging.StreamHandler(sys.stderr)

@@ -120,6 +120,14 @@ class ModelHost:
             ticket = self._ticket
             self.worker.submit_task(lambda token: self._swap_adapter(ticket, adapter))
 
+    def refresh_adapter(self) -> None:
+        """Serve what the adapter setting names now: after a promotion or a rollback the
+        setting ``promoted`` points at another adapter. Hot swap; the base stays loaded."""
+        if self._adapter is None:
+            return  # nothing loaded yet: the first load resolves the setting itself
+        ticket, adapter = self._ticket, self._adapter
+        self.worker.submit_task(lambda token: self._swap_adapter(ticket, adapter))
+
     # -- on the model thread --------------------------------------------------------------
 
     def _load(self, ticket: int, spec: ModelSpec, adapter: tuple[str, str]) -> None:

@@ -1,25 +1,53 @@
-"""pygls protocol tweaks: answer malformed requests, and read Copilot's ``formattingOptions``.
+"""pygls protocol tweaks: malformed requests, Copilot's ``formattingOptions``, command requests.
 
 pygls logs a request whose params do not match the LSP types and never answers it, so the
 client waits forever. ``EvoProtocol`` answers it with a JSON-RPC ``InvalidParams`` error that
 names the method. The inline-completion params also keep ``formattingOptions`` when a client
 sends them (Copilot's language-server protocol does; LSP 3.18 has no field for it), so
 suggestions can follow the editor's tabs-or-spaces setting.
+
+Command handlers get only the command's arguments. ``current_command()`` gives them the rest
+of the request: its id and the client's ``workDoneToken``. pygls runs a command handler under
+an id of its own, so ``$/cancelRequest`` only answers the request as cancelled and the handler
+keeps running; ``on_cancel_request`` lets a long command stop too (self-evolve stops its HTTP
+requests).
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any
 
 import attrs
 from cattrs import Converter
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
-from pygls.protocol import LanguageServerProtocol, default_converter
+from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
 from pygls.workspace import Workspace
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    """The ``workspace/executeCommand`` request a command handler is answering."""
+
+    msg_id: Any = None
+    work_done_token: types.ProgressToken | None = None
+
+
+# Set per request: pygls runs each message in its own copy of the context.
+_COMMAND: contextvars.ContextVar[CommandRequest | None] = contextvars.ContextVar(
+    "evoselfcode_command", default=None
+)
+
+
+def current_command() -> CommandRequest:
+    """The request of the running command handler (an empty one outside of commands)."""
+    return _COMMAND.get() or CommandRequest()
 
 
 @attrs.define
@@ -65,6 +93,19 @@ class EvoProtocol(LanguageServerProtocol):
         if message is ANSWERED:
             return
         super().handle_message(message)
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(
+        self, params: types.ExecuteCommandParams
+    ) -> Generator[Any, Any, Any]:
+        _COMMAND.set(CommandRequest(self.msg_id, params.work_done_token))
+        return (yield from super().lsp_workspace__execute_command(params))
+
+    def on_cancel_request(self, msg_id: Any, callback: Callable[[], object]) -> None:
+        """Run ``callback`` when the client cancels request ``msg_id`` ($/cancelRequest)."""
+        future = self._request_futures.get(msg_id)
+        if future is not None:
+            future.add_done_callback(lambda f: f.cancelled() and callback())
 
     def use_workspace(self, workspace: Workspace) -> None:
         """Replace the workspace pygls made on ``initialize`` (before any document opens)."""

@@ -46,12 +46,15 @@ def _serve(args: argparse.Namespace) -> int:
     register_all(server)
     if args.log_level:
         server.apply_settings({"logLevel": args.log_level})
-    if args.tcp:
-        host, port = args.tcp
-        server.start_tcp(host, port)
+    try:
+        if args.tcp:
+            host, port = args.tcp
+            server.start_tcp(host, port)
+            return 0
+        # stdout carries the protocol: anything a library prints must go to stderr instead.
+        protocol_out = sys.stdout.buffer
+        sys.stdout = sys.stderr
+        server.start_io(sys.stdin.buffer, protocol_out)
         return 0
-    # stdout carries the protocol: anything a library prints must go to stderr instead.
-    protocol_out = sys.stdout.buffer
-    sys.stdout = sys.stderr
-    server.start_io(sys.stdin.buffer, protocol_out)
-    return 0
+    finally:
+        server.stop()  # a client that hung up without `shutdown`: stop the runs all the same

@@ -1,9 +1,10 @@
 """``EvoServer``: the language server and the state its features share.
 
 Handlers live in ``server/features/`` (one feature per module) and stay thin; this class
-holds settings, the model thread, the completion engine, the instruction service and the
-status board, and owns the two jobs that cross threads: posting to the event loop, and
-sending ``evoselfcode/status`` at most every ``STATUS_INTERVAL_S`` (state changes at once).
+holds settings, the model thread, the completion engine, the instruction service, the
+self-evolve service, the fine-tuning and evaluation runs and the status board, and owns the
+two jobs that cross threads: posting to the event loop, and sending ``evoselfcode/status`` at
+most every ``STATUS_INTERVAL_S`` (state changes at once).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
 
 from server.cache import CompletionCache
@@ -25,17 +27,19 @@ from server.logs import ClientLogHandler, configure_logging
 from server.model_host import ModelHost
 from server.protocol import EvoProtocol, converter_factory
 from server.scheduler import ModelWorker
-from server.settings import SECTION, Settings, parse_settings
+from server.selfevolve.service import EvolveService
+from server.settings import CLIENT_UI, SECTION, Settings, client_options, parse_settings
 from server.status import StatusBoard
+
+if TYPE_CHECKING:
+    from server.runs.evaluation import EvaluationRun
+    from server.runs.finetune import FinetuneRun
 
 log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 STATUS_METHOD = "evoselfcode/status"
 STATUS_INTERVAL_S = 0.5
-
-# The self-evolution flow plugs in here: (server, command arguments, instruction) -> result.
-SelfEvolveHandler = Callable[["EvoServer", dict[str, Any], str], Awaitable[dict[str, Any]]]
 
 
 class EvoServer(LanguageServer):
@@ -70,18 +74,29 @@ class EvoServer(LanguageServer):
             on_stats=lambda: self.publish_status(False),
         )
         self.instructions = InstructionService(lambda: self.workspace)
-        self.self_evolve: SelfEvolveHandler | None = None  # set once that flow exists
+        self.evolve = EvolveService()
+        self.finetune_run: FinetuneRun | None = None
+        self.evaluation_run: EvaluationRun | None = None
+        self.client_ui = False  # the client shows self-evolve results itself (clientUi)
         self.session_started = False  # after `initialized`: settings changes may (re)load models
         self._loop: asyncio.AbstractEventLoop | None = None
         self._status_sent_at = 0.0
         self._status_timer: asyncio.TimerHandle | None = None
         self._log_handler = ClientLogHandler(lambda params: self.post(self._send_log, params))
+        self._background: set[asyncio.Future[Any]] = set()
 
     # -- threads ---------------------------------------------------------------------------
 
     def attach_loop(self) -> None:
         """Remember the event loop (call from a handler): other threads post to it."""
         self._loop = asyncio.get_running_loop()
+
+    def spawn(self, work: Awaitable[Any]) -> asyncio.Future[Any]:
+        """Run ``work`` in the background on the event loop (a reference is kept till done)."""
+        future = asyncio.ensure_future(work)
+        self._background.add(future)
+        future.add_done_callback(self._background.discard)
+        return future
 
     def post(self, callback: Callable[..., Any], *args: Any) -> None:
         """Run ``callback(*args)`` on the event loop, from any thread; dropped when closed."""
@@ -124,13 +139,21 @@ class EvoServer(LanguageServer):
             log.debug("could not send the status", exc_info=True)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
-        """pygls' default pops up every internal error; a log line is enough."""
-        log.error("%s: %s", getattr(source, "__name__", source), error)
+        """pygls' default pops up every internal error; a log line is enough. A JSON-RPC
+        error raised on purpose was answered to the client: it is no server fault."""
+        answered = isinstance(error, JsonRpcException) and not isinstance(
+            error, JsonRpcInternalError
+        )
+        level = logging.INFO if answered else logging.ERROR
+        log.log(level, "%s: %s", getattr(source, "__name__", source), error)
 
     # -- settings --------------------------------------------------------------------------
 
     def apply_settings(self, raw: Any) -> None:
         """Merge the client's settings; bad values are reported and the old ones kept."""
+        raw, options = client_options(raw)
+        if CLIENT_UI in options:
+            self.client_ui = options[CLIENT_UI] is True
         parsed = parse_settings(raw, self.settings)
         for problem in parsed.problems:
             log.warning("setting ignored: %s", problem)
@@ -141,6 +164,14 @@ class EvoServer(LanguageServer):
             self.cache.clear()
         if self.session_started:
             self.host.apply(self.settings)
+            if "dataDir" in parsed.changed:
+                self.show_last_evaluation()
+
+    def show_last_evaluation(self) -> None:
+        """Read the newest stored evaluation of the data folder into the status."""
+        from server.runs.evaluation import show_last_evaluation
+
+        self.spawn(show_last_evaluation(self))
 
     async def pull_settings(self) -> None:
         """Ask the client for the ``evoselfcode`` section (``workspace/configuration``)."""
@@ -157,6 +188,12 @@ class EvoServer(LanguageServer):
             self.apply_settings(values[0])
 
     def stop(self) -> None:
-        """Cancel model work; the threads are daemons, so exit never waits for them."""
+        """Cancel model work and stop the runs; the threads are daemons, so exit never waits
+        for them. A fine-tuning run gets SIGTERM: it writes a checkpoint and exits."""
         self.worker.stop()
         self.chat_worker.stop()
+        for run in (self.finetune_run, self.evaluation_run):
+            if run is not None and run.child.running:
+                with contextlib.suppress(Exception):
+                    run.cancel()
+        self.evolve.close()

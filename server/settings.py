@@ -6,6 +6,11 @@ tests/server/test_settings.py checks that both agree. Clients send settings as t
 object VS Code's ``getConfiguration("evoselfcode")`` returns, as flat dotted keys, or wrapped in
 ``{"evoselfcode": ...}``; all three are read. An invalid value is reported and the previous
 value kept, so one typo never resets the rest.
+
+One key in ``initializationOptions`` is about the client, not a setting: ``clientUi: true``
+says the client shows self-evolve results itself (a diff with Accept / Reject, as the VS Code
+extension does). Without it the server asks with ``window/showMessageRequest`` and applies the
+edit itself, so any LSP client gets the whole loop. ``client_options`` takes it out.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 SECTION = "evoselfcode"
+CLIENT_UI = "clientUi"
 
 LogLevel = Literal["error", "warning", "info", "debug"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
@@ -234,6 +240,15 @@ def _coerce(leaf: Leaf, value: Any) -> Any:
     if leaf.maximum is not None and value > leaf.maximum:
         raise ValueError(f"{name} must be at most {leaf.maximum:g}, got {value!r}")
     return value
+
+
+def client_options(raw: Any) -> tuple[Any, dict[str, Any]]:
+    """Split ``raw`` into the settings and the client options (``clientUi``)."""
+    if not isinstance(raw, Mapping):
+        return raw, {}
+    flat = flatten(raw)
+    options = {CLIENT_UI: flat.pop(CLIENT_UI)} if CLIENT_UI in flat else {}
+    return (flat if options else raw), options
 
 
 def parse_settings(raw: Any, previous: Settings | None = None) -> ParsedSettings:

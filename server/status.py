@@ -1,8 +1,10 @@
 """The server's status: model state, completion counts and latency, as ``evoselfcode/status``.
 
 ``StatusBoard`` is the one place that knows what the status bar shows; ``snapshot()`` gives
-the notification's params (the shape is in ARCHITECTURE.md, "LSP protocol"). It is updated
-from the event loop and the model threads, hence the lock.
+the notification's params (the shape is in ARCHITECTURE.md, "LSP protocol"): the model's
+state, completion counts and latency, and, once there are any, the fine-tuning run's progress
+and the last evaluation. It is updated from the event loop and the model threads, hence the
+lock.
 """
 
 from __future__ import annotations
@@ -54,6 +56,16 @@ class StatusBoard:
         self._prompt_tokens = 0
         self._prefilled_tokens = 0  # prompt tokens not found in the KV cache
         self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self.finetune: dict[str, Any] | None = None  # {state, step, total, loss, runId, ...}
+        self.evaluation: dict[str, Any] | None = None  # {passAt1, modelVersion, dataset, ...}
+
+    def set_finetune(self, finetune: dict[str, Any] | None) -> None:
+        with self._lock:
+            self.finetune = finetune
+
+    def set_evaluation(self, evaluation: dict[str, Any] | None) -> None:
+        with self._lock:
+            self.evaluation = evaluation
 
     def set_model_state(
         self, state: ModelState, model: ModelDescription, reason: str | None = None
@@ -115,6 +127,10 @@ class StatusBoard:
             }
             if self.reason is not None:
                 status["reason"] = self.reason
+            if self.finetune is not None:
+                status["finetune"] = dict(self.finetune)
+            if self.evaluation is not None:
+                status["evaluation"] = dict(self.evaluation)
         return status
 
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from server.features import code_actions, commands, inline_completion, lifecycle
+from server.features import (
+    api_keys,
+    code_actions,
+    commands,
+    inline_completion,
+    lifecycle,
+    proposals,
+    runs,
+    self_evolve,
+)
 from server.server import EvoServer
 
 
@@ -11,3 +20,7 @@ def register_all(server: EvoServer) -> None:
     inline_completion.register(server)
     code_actions.register(server)
     commands.register(server)
+    self_evolve.register(server)
+    proposals.register(server)
+    api_keys.register(server)
+    runs.register(server)

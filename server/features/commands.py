@@ -1,36 +1,33 @@
 """``workspace/executeCommand``: status, instruction to code, new conversation.
 
 Errors the user can act on (no instruction under the cursor, no code in the answer) come
-back as JSON-RPC errors whose message says what to do; the server keeps serving.
+back as JSON-RPC errors whose message says what to do; the server keeps serving. An
+instruction naming self-evolution (自我演化 / self-evolve) goes through the generator, the
+gates and the verifier instead of the local model (``server/features/self_evolve.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 from lsprotocol import types
 from lsprotocol.converters import get_converter
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInvalidParams
 
 from server.errors import InstructionError
+from server.features.self_evolve import evolve_from_instruction
 from server.instructions.service import GenerateRequest, Plan
 from server.instructions.source import is_self_evolve
+from server.progress import WorkProgress
+from server.protocol import current_command
 from server.reasons import EmptyReason
+from server.rpc import request_failed
 from server.scheduler import JobDropped
 from server.server import EvoServer
 
 log = logging.getLogger(__name__)
-REQUEST_FAILED = -32803  # LSP's RequestFailed: the request was valid but could not be done
-PROGRESS_INTERVAL_S = 0.5
-
-
-def request_failed(message: str) -> JsonRpcException:
-    return JsonRpcException(message=message, code=REQUEST_FAILED)
 
 
 def register(server: EvoServer) -> None:
@@ -54,25 +51,28 @@ def register(server: EvoServer) -> None:
         except InstructionError as exc:
             raise request_failed(str(exc)) from exc
         if is_self_evolve(plan.source.instruction):
-            return await _self_evolve(ls, dict(args[0]), plan.source.instruction)
+            return await evolve_from_instruction(ls, plan.document, plan.source)
         return await _generate(ls, plan)
-
-
-async def _self_evolve(ls: EvoServer, args: dict[str, Any], instruction: str) -> dict[str, Any]:
-    if ls.self_evolve is None:
-        raise request_failed(
-            "this instruction asks for self-evolution (自我演化 / self-evolve), which runs on "
-            "the generator and verifier models; that flow is not available in this build yet. "
-            "Remove the keyword to generate with the local instruct model."
-        )
-    return await ls.self_evolve(ls, args, instruction)
 
 
 async def _generate(ls: EvoServer, plan: Plan) -> dict[str, Any]:
     settings = ls.settings
-    progress = await _Progress.start(ls, plan.source.instruction)
+    progress = await WorkProgress.start(
+        ls,
+        "EvoSelfCode: generating code",
+        message=plan.source.instruction[:80],
+        token=current_command().work_done_token,
+        kind="instruction",
+    )
+    chars = 0
+
+    def on_text(piece: str) -> None:  # on the chat thread
+        nonlocal chars
+        chars += len(piece)
+        ls.post(progress.report, f"{chars} characters written")
+
     job = ls.chat_worker.submit_task(
-        lambda token: ls.instructions.run(plan, settings, token, progress.on_text)
+        lambda token: ls.instructions.run(plan, settings, token, on_text)
     )
     progress.on_cancel(lambda: job.cancel(job.reason or EmptyReason.CANCELLED))
     try:
@@ -118,55 +118,3 @@ async def _apply(ls: EvoServer, edit: types.WorkspaceEdit) -> tuple[bool, str | 
         log.warning("generated code not applied: %s", reason)
         return False, reason
     return True, None
-
-
-class _Progress:
-    """A cancellable ``$/progress`` bar while the model writes; silent for clients without."""
-
-    def __init__(self, ls: EvoServer, token: str | None):
-        self.ls, self.token = ls, token
-        self.chars = 0
-        self._last_report = 0.0
-
-    @classmethod
-    async def start(cls, ls: EvoServer, instruction: str) -> _Progress:
-        window = ls.client_capabilities.window
-        if window is None or not window.work_done_progress:
-            return cls(ls, None)
-        token = f"evoselfcode-instruction-{uuid.uuid4().hex[:8]}"
-        try:
-            await ls.work_done_progress.create_async(token)
-        except Exception as exc:
-            log.debug("no progress bar: %s", exc)
-            return cls(ls, None)
-        ls.work_done_progress.begin(
-            token,
-            types.WorkDoneProgressBegin(
-                title="EvoSelfCode: generating code",
-                message=instruction[:80],
-                cancellable=True,
-            ),
-        )
-        return cls(ls, token)
-
-    def on_cancel(self, callback: Callable[[], None]) -> None:
-        if self.token is not None:
-            future = self.ls.work_done_progress.tokens.get(self.token)
-            if future is not None:
-                future.add_done_callback(lambda f: f.cancelled() and callback())
-
-    def on_text(self, piece: str) -> None:
-        """Called on the chat thread for each piece of the answer."""
-        self.chars += len(piece)
-        if self.token is None:
-            return
-        now = time.monotonic()
-        if now - self._last_report >= PROGRESS_INTERVAL_S:
-            self._last_report = now
-            report = types.WorkDoneProgressReport(message=f"{self.chars} characters written")
-            self.ls.post(self.ls.work_done_progress.report, self.token, report)
-
-    def end(self) -> None:
-        if self.token is not None:
-            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd())
-            self.ls.work_done_progress.tokens.pop(self.token, None)

@@ -2,7 +2,8 @@
 
 ``initialize`` only records settings and capabilities (no torch import): it answers at
 once. The model starts loading on ``initialized``, after the client has its answer, so the
-first ``evoselfcode/status`` ("loading") reaches a client that is ready for it.
+first ``evoselfcode/status`` ("loading") reaches a client that is ready for it; the last stored
+evaluation is read into the status then too.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def register(server: EvoServer) -> None:
         await ls.pull_settings()
         ls.session_started = True
         ls.host.apply(ls.settings)
+        ls.show_last_evaluation()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(

@@ -115,11 +115,13 @@ async def initialize(
     )
 
 
-def open_document(client: LanguageClient, uri: str, text: str, version: int = 1) -> None:
+def open_document(
+    client: LanguageClient, uri: str, text: str, version: int = 1, language: str = "python"
+) -> None:
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
             text_document=types.TextDocumentItem(
-                uri=uri, language_id="python", version=version, text=text
+                uri=uri, language_id=language, version=version, text=text
             )
         )
     )

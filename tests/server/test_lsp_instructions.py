@@ -9,7 +9,6 @@ document and reports the change back with ``didChange``, as VS Code does.
 from __future__ import annotations
 
 import asyncio
-from typing import Union
 
 import pytest
 import pytest_lsp
@@ -20,12 +19,12 @@ from pytest_lsp import LanguageClient
 from tests.server.conftest import (
     SERVER,
     initialize,
-    open_document,
     plain,
     record_status,
     wait_for,
     wait_for_state,
 )
+from tests.server.editor import Editor, decode_code_actions_with_commands
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -33,60 +32,9 @@ REQUEST_FAILED = -32803
 SOURCE = "import math\n\n# write a function that adds two numbers\n"
 
 
-def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
-    lines = text.split("\n")
-    lines = [line + "\n" for line in lines[:-1]] + lines[-1:]
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line))
-
-    def offset(position: types.Position) -> int:
-        return offsets[min(position.line, len(lines))] + position.character
-
-    for edit in sorted(edits, key=lambda e: offset(e.range.start), reverse=True):
-        text = text[: offset(edit.range.start)] + edit.new_text + text[offset(edit.range.end) :]
-    return text
-
-
-class Editor:
-    """The client's copy of the document, kept in sync with the server."""
-
-    def __init__(self, client: LanguageClient, uri: str, text: str):
-        self.client, self.uri, self.text, self.version = client, uri, text, 1
-        self.applied: list[types.WorkspaceEdit] = []
-        open_document(client, uri, text)
-
-    def replace_all(self, text: str) -> None:
-        self.version += 1
-        self.text = text
-        self.client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(
-                    uri=self.uri, version=self.version
-                ),
-                content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
-            )
-        )
-
-    def apply(self, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
-        self.applied.append(params.edit)
-        [change] = params.edit.document_changes
-        if change.text_document.version != self.version:
-            return types.ApplyWorkspaceEditResult(applied=False, failure_reason="stale version")
-        self.replace_all(apply_text_edits(self.text, list(change.edits)))
-        return types.ApplyWorkspaceEditResult(applied=True)
-
-
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory):
-    # pytest-lsp decodes a CodeAction that carries a command as a bare Command (stack.md).
-    converter = lsp_client.protocol._converter
-    converter.register_structure_hook(
-        Union[types.Command, types.CodeAction],  # noqa: UP007 (the key lsprotocol uses)
-        lambda obj, _: converter.structure(
-            obj, types.Command if isinstance(obj.get("command"), str) else types.CodeAction
-        ),
-    )
+    decode_code_actions_with_commands(lsp_client)
     statuses = record_status(lsp_client)
     workspace = tmp_path_factory.mktemp("ws") / "instruct"
     await initialize(
@@ -189,16 +137,6 @@ async def test_an_instruction_given_as_an_argument_and_a_stale_edit(client):
     )
     assert result["applied"] is True
     assert editor.text.split("\n")[line + 1] == result["code"]
-
-
-async def test_a_self_evolve_instruction_is_routed_away_from_the_local_model(client):
-    editor = client.editor
-    editor.replace_all(editor.text + "# 自我演化: make the adder faster\n")
-    [action] = await code_actions(client, editor.text.count("\n") - 1)
-    with pytest.raises(JsonRpcException) as error:
-        await run_action(client, action)
-    assert error.value.code == REQUEST_FAILED
-    assert "self-evolution" in error.value.message
 
 
 async def test_cancelling_the_progress_bar_stops_the_instruct_model(client):

@@ -1,0 +1,427 @@
+"""Self-evolve over LSP as the VS Code extension drives it (``clientUi: true``).
+
+A real server on stdio, the real scripted OpenAI-compatible test server on loopback for the
+generator and the verifier, the real sandbox for the generated tests and the real
+training-data store. The client shows results itself: it applies the returned edit and tells
+the server to record the pair. The completion model is the smoke model (RANDOM WEIGHTS); it
+plays no part here beyond being loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from lsprotocol.converters import get_converter
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
+from pytest_lsp import LanguageClient
+
+from evolution.store import Decontaminator, TrainingStore
+from evolution.testserver import Fault, ScriptedServer
+from tests.server.conftest import SERVER, initialize, plain, record_status, wait_for, wait_for_state
+from tests.server.editor import Editor, decode_code_actions_with_commands
+from tests.server.evolve_script import ADD, ADD_TESTS, script
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+REQUEST_FAILED = -32803
+SOURCE = '''import math
+
+
+def mean(values):
+    """Arithmetic mean of the values."""
+    return sum(values) / len(values)  # 平均 😀
+
+
+def other():
+    return 1
+'''
+MEAN_END = len("    return sum(values) / len(values)  # 平均 😀") + 1  # UTF-16: 😀 takes 2
+KEY = "sk-evo-test-0123456789"
+
+
+@pytest.fixture(scope="module")
+def scripted():
+    with ScriptedServer() as server:
+        yield server
+
+
+@pytest_lsp.fixture(config=SERVER, scope="module")
+async def client(lsp_client: LanguageClient, smoke_model_dir, scripted, tmp_path_factory):
+    decode_code_actions_with_commands(lsp_client)
+    statuses = record_status(lsp_client)
+    workspace = tmp_path_factory.mktemp("ws") / "evolve"
+    settings = {
+        "clientUi": True,
+        "model": str(smoke_model_dir),
+        "device": "cpu",
+        "generator": {"baseUrl": scripted.base_url},
+        "verifier": {"baseUrl": scripted.base_url},
+    }
+    pulled = {k: v for k, v in settings.items() if k != "clientUi"}
+    lsp_client.set_configuration(pulled, section="evoselfcode")
+    await initialize(lsp_client, workspace, settings)
+    await wait_for_state(statuses, "ready")
+    lsp_client.data_dir = workspace.parent / "data"  # type: ignore[attr-defined]
+    lsp_client.editor = Editor(lsp_client, (workspace / "stats.py").as_uri(), SOURCE)  # type: ignore[attr-defined]
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def command(client: LanguageClient, name: str, argument: dict | None = None):
+    arguments = [argument] if argument is not None else None
+    return plain(
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=name, arguments=arguments)
+        )
+    )
+
+
+async def evolve(client: LanguageClient, line: int = 5, uri: str | None = None) -> dict:
+    where = {"line": line, "character": 4}
+    return await command(
+        client, "evoselfcode.selfEvolve", {"uri": uri or client.editor.uri, "position": where}
+    )
+
+
+async def actions_at(client: LanguageClient, uri: str, line: int) -> list[types.CodeAction]:
+    position = types.Position(line=line, character=0)
+    return list(
+        await client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=types.Range(start=position, end=position),
+                context=types.CodeActionContext(diagnostics=[]),
+            )
+        )
+        or ()
+    )
+
+
+def stored(client: LanguageClient) -> TrainingStore:
+    path = client.data_dir / "training" / "pairs.jsonl"
+    return TrainingStore(path, decontaminator=Decontaminator([]))
+
+
+def record_count(client: LanguageClient) -> int:
+    path = client.data_dir / "training" / "pairs.jsonl"
+    return len(stored(client)) if path.exists() else 0
+
+
+async def change_settings(client: LanguageClient, **changes) -> None:
+    """Change settings the way VS Code does (the server pulls them) and wait until applied."""
+    config = client.get_configuration(section="evoselfcode") or {}
+    client.set_configuration({**config, **changes}, section="evoselfcode")
+    mark = len(client.log_messages)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    await wait_for(
+        lambda: any("settings changed" in m.message for m in client.log_messages[mark:]),
+        what="the new settings",
+    )
+
+
+def new_progress(client: LanguageClient, known: set) -> list:
+    return [
+        v for token, values in client.progress_reports.items() if token not in known for v in values
+    ]
+
+
+async def test_the_action_is_offered_in_functions_and_preferred_under_a_marker(client):
+    [action] = await actions_at(client, client.editor.uri, 5)
+    assert action.title == "Self-evolve this function" and not action.is_preferred
+    assert action.kind == types.CodeActionKind.RefactorRewrite
+    assert action.command is not None and action.command.command == "evoselfcode.selfEvolve"
+    assert await actions_at(client, client.editor.uri, 0) == []  # `import math`: no function
+
+    marked = Editor(
+        client,
+        client.editor.uri.replace("stats", "marked"),
+        "# self-evolve: never fail\ndef f(x):\n    return 1 / x\n",
+    )
+    for line in (0, 2):  # on the marker comment and inside the function
+        [action] = await actions_at(client, marked.uri, line)
+        assert action.title == "Self-evolve this function" and action.is_preferred
+    notes = Editor(
+        client,
+        client.editor.uri.replace("stats.py", "notes.md"),
+        "def f():\n    pass\n",
+        "markdown",
+    )
+    assert await actions_at(client, notes.uri, 1) == []
+
+
+async def test_an_accepted_evolution_is_recorded_and_the_client_applies_it(client, scripted):
+    scripted.set_script(script())
+    known = set(client.progress_reports)
+    result = await evolve(client)
+    assert result["ok"] and result["status"] == "accepted", result["reason"]
+    assert result["rejectedBy"] is None and result["functionName"] == "mean"
+    assert [(g["name"], g["passed"]) for g in result["gates"]] == [
+        ("reply", True),
+        ("syntax", True),
+        ("execution", True),
+        ("verifier", True),
+    ]
+    assert result["verdict"] == "yes" and result["confidence"] == pytest.approx(0.9589, abs=1e-3)
+    assert result["original"] == "\n".join(SOURCE.splitlines()[3:6])
+    assert "math.fsum" in result["proposed"]
+    assert result["range"] == {
+        "start": {"line": 3, "character": 0},
+        "end": {"line": 5, "character": MEAN_END},
+    }
+    [change] = result["edit"]["documentChanges"]
+    assert change["textDocument"] == {"uri": client.editor.uri, "version": client.editor.version}
+    assert change["edits"] == [{"range": result["range"], "newText": result["proposed"]}]
+    messages = [getattr(v, "message", None) or "" for v in new_progress(client, known)]
+    for stage in (
+        "generating",
+        "checking syntax",
+        "running the generated tests",
+        "asking the verifier",
+    ):
+        assert any(m.startswith(stage) for m in messages), (stage, messages)
+    assert isinstance(new_progress(client, known)[-1], types.WorkDoneProgressEnd)
+
+    answer = await command(client, "evoselfcode.acceptEvolution", {"id": result["id"]})
+    assert answer["recorded"] and not answer["duplicate"] and answer["applied"] is False
+    edit = get_converter().structure(result["edit"], types.WorkspaceEdit)
+    assert client.editor.apply_edit(edit)  # the client applies it itself (clientUi)
+    assert "math.fsum(values)" in client.editor.text and "# 平均" not in client.editor.text
+
+    record = stored(client).get(answer["recordId"])
+    assert record.source == "editor" and record.code.startswith("def mean(values):")
+    assert record.instruct == result["instruction"] and record.context.function_name == "mean"
+    assert record.context.path is not None and record.context.path.endswith("stats.py")
+    assert [g["name"] for g in record.provenance.gates] == [
+        "reply",
+        "syntax",
+        "execution",
+        "verifier",
+    ]
+    with pytest.raises(JsonRpcException) as error:  # accepted once only
+        await command(client, "evoselfcode.acceptEvolution", {"id": result["id"]})
+    assert error.value.code == REQUEST_FAILED and "no self-evolve proposal" in error.value.message
+
+
+async def test_a_rejected_proposal_records_nothing(client, scripted):
+    scripted.set_script(script())
+    before = record_count(client)
+    result = await evolve(client)
+    assert result["ok"]
+    assert await command(client, "evoselfcode.rejectEvolution", {"id": result["id"]}) == {
+        "dropped": True
+    }
+    with pytest.raises(JsonRpcException):
+        await command(client, "evoselfcode.acceptEvolution", {"id": result["id"]})
+    assert record_count(client) == before
+
+
+async def test_a_stale_proposal_is_refused_and_nothing_is_recorded(client, scripted):
+    scripted.set_script(script())
+    before = record_count(client)
+    result = await evolve(client)
+    assert result["ok"]
+    editor = client.editor
+    editor.replace_all(editor.text.replace("if not values:", "if values is None:"))
+    with pytest.raises(JsonRpcException) as error:
+        await command(client, "evoselfcode.acceptEvolution", {"id": result["id"]})
+    assert error.value.code == REQUEST_FAILED
+    assert "`mean` changed" in error.value.message and "nothing was recorded" in error.value.message
+    assert record_count(client) == before
+
+
+async def test_a_gate_rejection_names_the_gate_and_the_reason(client, scripted):
+    scripted.set_script(script(tests="assert mean([1, 2]) == 2\n"))  # wrong: the mean is 1.5
+    result = await evolve(client)
+    assert result["ok"] is False and result["status"] == "rejected"
+    assert result["rejectedBy"] == "execution"
+    assert result["reason"].startswith("execution: a test failed")
+    assert [g["name"] for g in result["gates"]] == ["reply", "syntax", "execution"]
+    with pytest.raises(JsonRpcException) as error:
+        await command(client, "evoselfcode.acceptEvolution", {"id": result["id"]})
+    assert "rejected by the execution gate" in error.value.message
+
+
+async def test_an_endpoint_that_is_down_is_named(client, scripted):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    await change_settings(client, generator={"baseUrl": down})
+    try:
+        result = await evolve(client)
+    finally:
+        await change_settings(client, generator={"baseUrl": scripted.base_url})
+    assert result["status"] == "error" and result["ok"] is False
+    assert (
+        result["error"]["kind"] == "EndpointUnreachable" and result["error"]["role"] == "generator"
+    )
+    assert f"generator unreachable at {down}" in result["reason"]
+    assert result["edit"] is None
+
+
+async def test_a_missing_key_says_how_to_set_it_and_a_key_handed_in_works(client, scripted):
+    with ScriptedServer(script(), api_key=KEY) as guarded:
+        url = guarded.base_url
+        await change_settings(client, generator={"baseUrl": url}, verifier={"baseUrl": url})
+        try:
+            refused = await evolve(client)
+            keys = {"generator": KEY, "verifier": KEY}
+            assert await command(client, "evoselfcode.setApiKeys", keys) == {
+                "keysSet": {"generator": True, "verifier": True}
+            }
+            accepted = await evolve(client)
+            await command(client, "evoselfcode.setApiKeys", {"generator": "", "verifier": None})
+        finally:
+            back = {"baseUrl": scripted.base_url}
+            await change_settings(client, generator=back, verifier=back)
+        sent = [r.headers.get("authorization") for r in guarded.requests]
+    assert refused["status"] == "error" and refused["error"]["kind"] == "AuthenticationError"
+    assert '"EvoSelfCode: Set API key"' in refused["reason"]
+    assert "EVOSELFCODE_GENERATOR_API_KEY" in refused["reason"]
+    assert accepted["ok"], accepted["reason"]
+    assert sent == [None, "Bearer ***", "Bearer ***"]  # (the test server masks what it records)
+    assert not any(KEY in m.message for m in client.log_messages)  # never logged
+
+
+async def test_cancelling_the_progress_bar_stops_the_requests(client, scripted):
+    scripted.set_script(script())
+    scripted.inject(Fault(kind="slow", delay=30, path="/v1/chat/completions"))
+    scripted.clear_requests()
+    known = set(client.progress_reports)
+    running = asyncio.ensure_future(evolve(client))
+    token = await wait_for(
+        lambda: next(
+            (
+                t
+                for t, values in client.progress_reports.items()
+                if t not in known
+                and any("generating" in (getattr(v, "message", "") or "") for v in values)
+            ),
+            None,
+        ),
+        what="the generating stage",
+    )
+    client.protocol.notify(
+        types.WINDOW_WORK_DONE_PROGRESS_CANCEL, types.WorkDoneProgressCancelParams(token=token)
+    )
+    with pytest.raises(JsonRpcException) as error:
+        await asyncio.wait_for(running, 20)  # the slow answer would take 30 s
+    assert error.value.code == REQUEST_FAILED and "cancelled" in error.value.message
+    assert len(scripted.bodies("/v1/chat/completions")) == 1  # the verifier was never asked
+    scripted.clear_faults()
+
+
+async def test_cancel_request_stops_the_flow_too(client, scripted):
+    scripted.set_script(script())
+    scripted.inject(Fault(kind="slow", delay=30, path="/v1/chat/completions"))
+    scripted.clear_requests()
+    mark = len(client.log_messages)
+    params = types.ExecuteCommandParams(
+        command="evoselfcode.selfEvolve",
+        arguments=[{"uri": client.editor.uri, "position": {"line": 5, "character": 4}}],
+    )
+    running = asyncio.ensure_future(
+        client.protocol.send_request_async(
+            types.WORKSPACE_EXECUTE_COMMAND, params, msg_id="evolve-1"
+        )
+    )
+    await wait_for(lambda: scripted.requests, what="the generator request")
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="evolve-1"))
+    with pytest.raises(JsonRpcRequestCancelled):
+        await running
+    await wait_for(
+        lambda: any("self-evolve cancelled" in m.message for m in client.log_messages[mark:]),
+        timeout=20,
+        what="the flow to stop",
+    )
+    scripted.clear_faults()
+
+
+async def test_a_self_evolve_instruction_evolves_the_function_below_it(client, scripted):
+    scripted.set_script(script())
+    scripted.clear_requests()
+    function = "# self-evolve: return 0.0 for an empty list\ndef mean(values):\n" + (
+        "    return sum(values) / len(values)"
+    )
+    editor = Editor(
+        client, client.editor.uri.replace("stats", "marker"), f"import math\n\n{function}\n"
+    )
+    result = await command(
+        client,
+        "evoselfcode.generateFromInstruction",
+        {"uri": editor.uri, "position": {"line": 2, "character": 3}},
+    )
+    assert result["ok"] and result["functionName"] == "mean", result["reason"]
+    assert result["original"] == function.split("\n", 1)[1]  # the comment stays above it
+    prompt = scripted.bodies("/v1/chat/completions")[0]["messages"][1]["content"]
+    assert prompt.count("return 0.0 for an empty list") == 1  # the user's words, once
+
+
+async def test_a_self_evolve_instruction_without_a_function_writes_one_below(client, scripted):
+    scripted.set_script(script(code=ADD, tests=ADD_TESTS))
+    text = "# 自我演化: write a function that adds two numbers\n"
+    editor = Editor(client, client.editor.uri.replace("stats", "adder"), text)
+    [action] = await actions_at(client, editor.uri, 0)  # no function here to self-evolve
+    assert action.title == "Generate code from this instruction"
+    result = await command(
+        client,
+        "evoselfcode.generateFromInstruction",
+        {"uri": editor.uri, "position": {"line": 0, "character": 2}},
+    )
+    assert result["ok"], result["reason"]
+    assert result["original"] == "" and result["functionName"] == "add"
+    end = {"line": 0, "character": len(text.rstrip("\n"))}
+    assert result["range"] == {"start": end, "end": end}
+    answer = await command(client, "evoselfcode.acceptEvolution", {"id": result["id"]})
+    assert answer["recorded"]
+    assert editor.apply_edit(get_converter().structure(result["edit"], types.WorkspaceEdit))
+    assert editor.text == text.rstrip("\n") + "\n" + ADD.rstrip("\n") + "\n"
+
+
+async def test_bad_requests_get_clear_errors(client):
+    notes = client.editor.uri.replace("stats.py", "notes.md")
+    with pytest.raises(JsonRpcException) as error:
+        await evolve(client, line=1, uri=notes)
+    assert error.value.code == REQUEST_FAILED and "Python functions" in error.value.message
+
+    huge = Editor(
+        client,
+        client.editor.uri.replace("stats", "huge"),
+        "def f():\n" + "    x = 1  # padding\n" * 3000,
+    )
+    selection = {"start": {"line": 0, "character": 0}, "end": {"line": 3000, "character": 0}}
+    with pytest.raises(JsonRpcException) as error:
+        await command(client, "evoselfcode.selfEvolve", {"uri": huge.uri, "range": selection})
+    assert error.value.code == REQUEST_FAILED and "select one function" in error.value.message
+
+    big = Editor(
+        client, client.editor.uri.replace("stats", "big"), "def f():\n" + "# pad\n" * 200_000
+    )
+    with pytest.raises(JsonRpcException) as error:
+        await evolve(client, line=0, uri=big.uri)
+    assert "self-evolve works in files of at most" in error.value.message
+    assert await actions_at(client, big.uri, 0) == []  # too big to search on every keystroke
+
+    with pytest.raises(JsonRpcInvalidParams):
+        await command(client, "evoselfcode.selfEvolve", {"position": {"line": 0, "character": 0}})
+    with pytest.raises(JsonRpcInvalidParams):
+        await evolve(client, line=999)
+    with pytest.raises(JsonRpcException) as error:
+        await evolve(client, uri="file:///never/opened.py")
+    assert "is not open" in error.value.message
+    with pytest.raises(JsonRpcInvalidParams) as error:
+        await command(client, "evoselfcode.setApiKeys", {"generator": 12345})
+    assert "12345" not in error.value.message
+    status = await command(client, "evoselfcode.status", {})
+    assert status["state"] == "ready"  # still serving
+
+
+async def test_training_data_shows_the_store(client):
+    data = await command(client, "evoselfcode.trainingData", {})
+    assert Path(data["path"]) == client.data_dir / "training" / "pairs.jsonl"
+    assert data["records"] == record_count(client) >= 2
+    assert data["bySource"] == {"editor": data["records"]}
