@@ -14,13 +14,14 @@ from collections.abc import Sequence
 
 # Modules whose ``register(subparsers)`` adds subcommands, in the order --help lists them.
 SUBCOMMAND_MODULES = (
-    "server.serve_cli",  # serve, demo
+    "server.serve_cli",  # serve
     "models.cli",  # smoke-model, complete
     "evolution.cli",  # evolve
     "evolution.testserver.cli",  # testserver
     "evolution.datagen.cli",  # datagen
     "evolution.finetune.cli",  # finetune, adapters
     "evaluation.cli",  # eval
+    "server.demo.cli",  # demo
 )
 
 

@@ -1,0 +1,1 @@
+"""``evoselfcode demo``: the whole loop on the smoke model and the scripted test server."""

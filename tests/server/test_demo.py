@@ -1,0 +1,57 @@
+"""``evoselfcode demo`` runs the whole loop and leaves its evidence behind.
+
+A real child process, as ``make demo`` runs it: the smoke model (RANDOM WEIGHTS), the scripted
+test server, the language server over stdio, the CLIs. Asserts on what the loop produced: the
+accepted pair in the store, the datagen import, a registered adapter with its gate report, an
+evaluation stored under the served model's version, and the HTML report.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_demo_runs_the_whole_loop(tmp_path: Path):
+    out = tmp_path / "demo"
+    proc = subprocess.run(
+        [sys.executable, "-m", "server", "demo", "--out", str(out), "--tasks", "2"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "RANDOM WEIGHTS" in proc.stdout and "stands in for" in proc.stdout
+    assert "7/7 steps ok" in proc.stdout
+
+    records = [
+        json.loads(line)
+        for line in (out / "data" / "training" / "pairs.jsonl").read_text().splitlines()
+    ]
+    editor = [r for r in records if r["source"] == "editor"]
+    assert [r["context"]["function_name"] for r in editor] == ["mean"]
+    assert "if not values" in editor[0]["code"]
+    assert {r["source"] for r in records} == {"editor", "batch", "datagen"}
+    flagged = {r["context"]["function_name"] for r in records if r["decontamination"]["flagged"]}
+    assert "has_close_elements" in flagged  # a HumanEval task: kept, not trained on
+    assert 'def mean(values):\n    """' in (out / "workspace" / "stats.py").read_text()
+
+    adapters = out / "data" / "adapters"
+    registry = json.loads((adapters / "registry.json").read_text())
+    [adapter_id] = registry["adapters"]
+    report = json.loads((adapters / adapter_id / "report.json").read_text())
+    promoted = report["gate"]["promote"]
+    assert (registry["promoted"] == adapter_id) == promoted
+    assert ("PROMOTED" if promoted else "NOT PROMOTED") in proc.stdout
+
+    # The gate evaluated base and candidate; the evaluate command the model that serves.
+    served = f"smoke-model@{adapter_id}" if promoted else "smoke-model"
+    assert list((out / "data" / "eval" / served).glob("*/summary.json"))
+    assert "EvoSelfCode: the whole loop" in (out / "report.html").read_text()
