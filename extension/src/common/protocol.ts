@@ -1,0 +1,203 @@
+/**
+ * The server's side of the contract (ARCHITECTURE.md, "LSP protocol"): custom notifications,
+ * `workspace/executeCommand` names and the shapes of their arguments and results.
+ * Fields the server may leave out are optional; the UI copes with their absence.
+ */
+
+/** Custom server → client notifications. */
+export const Notifications = {
+  status: 'evoselfcode/status',
+  evaluationResult: 'evoselfcode/evaluationResult',
+  finetuneResult: 'evoselfcode/finetuneResult',
+} as const;
+
+/** `workspace/executeCommand` commands the server offers. */
+export const ServerCommands = {
+  selfEvolve: 'evoselfcode.selfEvolve',
+  acceptEvolution: 'evoselfcode.acceptEvolution',
+  rejectEvolution: 'evoselfcode.rejectEvolution',
+  generateFromInstruction: 'evoselfcode.generateFromInstruction',
+  newConversation: 'evoselfcode.newConversation',
+  fineTune: 'evoselfcode.fineTune',
+  cancelFineTune: 'evoselfcode.cancelFineTune',
+  evaluate: 'evoselfcode.evaluate',
+  trainingData: 'evoselfcode.trainingData',
+  adapters: 'evoselfcode.adapters',
+  setApiKeys: 'evoselfcode.setApiKeys',
+  status: 'evoselfcode.status',
+} as const;
+
+export type ServerCommand = (typeof ServerCommands)[keyof typeof ServerCommands];
+
+export interface Position {
+  line: number;
+  character: number;
+}
+
+export interface Range {
+  start: Position;
+  end: Position;
+}
+
+export type ModelState = 'loading' | 'ready' | 'failed';
+
+export interface FinetuneProgress {
+  state: string;
+  step?: number;
+  total?: number;
+  loss?: number | null;
+}
+
+export interface EvaluationSummary {
+  passAt1: number;
+  modelVersion: string;
+  dataset?: string;
+}
+
+/** `evoselfcode/status` and the `evoselfcode.status` command's result. */
+export interface ServerStatus {
+  state: ModelState;
+  reason?: string | null;
+  model?: string | null;
+  adapter?: string | null;
+  device?: string | null;
+  dtype?: string | null;
+  backend?: string | null;
+  randomWeights?: boolean;
+  completions?: {
+    requests?: number;
+    served?: number;
+    empty?: Record<string, number>;
+    cacheHits?: number;
+  };
+  latencyMs?: { p50?: number | null; p95?: number | null };
+  finetune?: FinetuneProgress | null;
+  evaluation?: EvaluationSummary | null;
+}
+
+/** `evoselfcode/evaluationResult`. */
+export interface EvaluationResult {
+  modelVersion: string;
+  dataset: string;
+  tasks: number;
+  passAt1: number;
+  ci95?: [number, number];
+  counts?: Record<string, number>;
+  outDir?: string;
+}
+
+/** `evoselfcode/finetuneResult`. */
+export interface FinetuneResult {
+  runId?: string;
+  status?: 'finished' | 'cancelled' | 'failed';
+  adapterId?: string | null;
+  promoted: boolean;
+  reason?: string | null;
+  reportPath?: string | null;
+}
+
+/** What the client asks the self-evolve and instruction commands to work on. */
+export interface CodeTarget {
+  uri: string;
+  range?: Range;
+  position?: Position;
+  instruction?: string;
+}
+
+/** One gate's verdict inside a self-evolve result; servers differ in the flag's name. */
+export interface GateResult {
+  name?: string;
+  gate?: string;
+  passed?: boolean;
+  ok?: boolean;
+  reason?: string | null;
+  detail?: string | null;
+}
+
+/** A LSP WorkspaceEdit, converted with the client's protocol converter before applying. */
+export type ProtocolWorkspaceEdit = import('vscode-languageclient').WorkspaceEdit;
+
+/** A failure that is not a gate's verdict: the network, a key, the sandbox. */
+export interface EvolveError {
+  /** "generator", "verifier", "sandbox", "locate". */
+  role: string;
+  /** The exception class, e.g. "EndpointUnreachable", "AuthenticationError". */
+  kind: string;
+  message: string;
+}
+
+/** The `evoselfcode.selfEvolve` result. */
+export interface EvolveResult {
+  id: string;
+  ok: boolean;
+  /** accepted: every gate passed; rejected: a gate said no; error: see `error`. */
+  status?: 'accepted' | 'rejected' | 'error';
+  error?: EvolveError | null;
+  functionName?: string | null;
+  rejectedBy?: string | null;
+  reason?: string | null;
+  gates?: GateResult[];
+  instruction?: string;
+  original: string;
+  proposed?: string | null;
+  range: Range;
+  edit?: ProtocolWorkspaceEdit | null;
+  verdict?: string | null;
+  confidence?: number | null;
+}
+
+export interface AcceptResult {
+  recorded: boolean;
+  /** The new record, or the one it duplicates. */
+  recordId?: string | null;
+  duplicate?: boolean;
+  /** True when the server applied the edit (workspace/applyEdit) before recording. */
+  applied?: boolean;
+  /** Overlaps a benchmark: kept in the store, never trained on. */
+  flagged?: boolean;
+  reasons?: string[];
+}
+
+export interface GenerateResult {
+  code: string;
+  edit?: ProtocolWorkspaceEdit | null;
+  /** True when the server applied the edit itself (workspace/applyEdit). */
+  applied?: boolean;
+  failureReason?: string;
+}
+
+/** `evoselfcode.trainingData`: the store's statistics and where its file is. */
+export interface TrainingDataSummary {
+  path?: string;
+  records?: number;
+  bySource?: Record<string, number>;
+  flagged?: number;
+  trainable?: number;
+  duplicatesSkipped?: number;
+  unreadableLines?: number;
+  lastAdded?: string | null;
+  fileBytes?: number;
+}
+
+/** `evoselfcode.adapters`: the registry. */
+export interface AdapterEntry {
+  id: string;
+  /** e.g. "candidate", "promoted", "rejected" (by the promotion gate). */
+  status?: string;
+  promoted?: boolean;
+  createdAt?: string;
+  metrics?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+export interface AdapterRegistryState {
+  promoted?: string | null;
+  previous?: string | null;
+  adapters?: AdapterEntry[];
+  [key: string]: unknown;
+}
+
+export interface ApiKeys {
+  generator?: string;
+  verifier?: string;
+}

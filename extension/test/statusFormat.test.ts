@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ServerStatus } from '../src/common/protocol';
+import {
+  finetuneActive,
+  formatMs,
+  formatPercent,
+  formatStatusBar,
+  shortModelName,
+  statusDetails,
+  statusMenu,
+} from '../src/features/statusFormat';
+
+const ready: ServerStatus = {
+  state: 'ready',
+  model: '/tmp/run/smoke-model',
+  adapter: null,
+  device: 'cpu',
+  dtype: 'float32',
+  backend: 'local',
+  randomWeights: false,
+  completions: {
+    requests: 10,
+    served: 7,
+    empty: { debounced: 2, filtered_syntax: 1, cancelled: 0 },
+    cacheHits: 3,
+  },
+  latencyMs: { p50: 123.4, p95: 1500 },
+};
+
+test('ready: model, p50, evaluation with its model version, fine-tune progress', () => {
+  const view = formatStatusBar(
+    'running',
+    {
+      ...ready,
+      evaluation: { passAt1: 0.415, modelVersion: 'base+a3', dataset: 'humaneval' },
+      finetune: { state: 'running', step: 30, total: 100, loss: 1.2345 },
+    },
+    true,
+  );
+  assert.equal(
+    view.text,
+    '$(check) smoke-model · p50 123 ms · pass@1 41.5% (base+a3) · $(gear~spin) fine-tune 30/100',
+  );
+  assert.equal(view.severity, 'normal');
+});
+
+test('loading, failed, starting and stopped states', () => {
+  assert.equal(
+    formatStatusBar('running', { ...ready, state: 'loading' }, true).text,
+    '$(sync~spin) smoke-model: loading',
+  );
+  const failed = formatStatusBar(
+    'running',
+    { ...ready, state: 'failed', reason: 'no weights in /x' },
+    true,
+  );
+  assert.equal(failed.severity, 'error');
+  assert.match(failed.tooltip, /failed: no weights in \/x/);
+  assert.match(formatStatusBar('starting', undefined, true).text, /sync~spin/);
+  const down = formatStatusBar('failed', undefined, true, 'Python interpreter not found');
+  assert.equal(down.severity, 'error');
+  assert.match(down.tooltip, /Python interpreter not found/);
+});
+
+test('completions off and random weights show in the text', () => {
+  const view = formatStatusBar('running', { ...ready, randomWeights: true }, false);
+  assert.match(view.text, /^\$\(circle-slash\) smoke-model \(random\)/);
+  assert.equal(view.severity, 'warning');
+});
+
+test('details list every fact, empty-answer reasons with a count only', () => {
+  const lines = statusDetails(ready, true).join('\n');
+  assert.match(lines, /Model: \/tmp\/run\/smoke-model \(ready\)/);
+  assert.match(lines, /Runs on: local, cpu, float32/);
+  assert.match(lines, /10 requests, 7 served, 3 from cache/);
+  assert.match(lines, /Empty answers: debounced 2, filtered_syntax 1$/m);
+  assert.match(lines, /Latency: p50 123 ms, p95 1\.5 s/);
+});
+
+test('the menu offers cancel only while fine-tuning runs, and no server actions when down', () => {
+  const actions = (s: ServerStatus | undefined, c: 'running' | 'failed') =>
+    statusMenu(c, s, true).map((i) => i.action);
+  assert.ok(actions(ready, 'running').includes('fineTune'));
+  const running = actions(
+    { ...ready, finetune: { state: 'running', step: 1, total: 9 } },
+    'running',
+  );
+  assert.ok(running.includes('cancelFineTune') && !running.includes('fineTune'));
+  assert.deepEqual(actions(undefined, 'failed'), ['setApiKey', 'restartServer', 'showLogs']);
+});
+
+test('actions whose server command is missing are not offered', () => {
+  const offers = (command: string) => command === 'evoselfcode.evaluate';
+  const actions = statusMenu('running', ready, true, offers).map((i) => i.action);
+  assert.deepEqual(actions, [
+    'toggleCompletions',
+    'evaluate',
+    'setApiKey',
+    'restartServer',
+    'showLogs',
+  ]);
+});
+
+test('small formatters', () => {
+  assert.equal(formatPercent(0.5), '50.0%');
+  assert.equal(formatPercent(73.25), '73.3%');
+  assert.equal(formatMs(null), undefined);
+  assert.equal(formatMs(999.6), '1000 ms');
+  assert.equal(shortModelName('Qwen/Qwen2.5-Coder-1.5B'), 'Qwen2.5-Coder-1.5B');
+  assert.equal(shortModelName('/a/b/'), 'b');
+  assert.equal(finetuneActive({ state: 'Done' }), false);
+  assert.equal(finetuneActive(undefined), false);
+});
