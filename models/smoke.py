@@ -115,7 +115,8 @@ def build_smoke_model(
         tie_word_embeddings=True,
         bos_token_id=None,
         eos_token_id=eos_id,
-        pad_token_id=eos_id,
+        # No pad_token_id, as in Qwen2.5's own configs: it would make <|endoftext|> the
+        # embedding's padding row (all zeros, a fixed logit), which no training can teach.
     )
     model = Qwen2ForCausalLM(config)
     model.generation_config.eos_token_id = [

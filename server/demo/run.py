@@ -87,7 +87,9 @@ async def run_demo(out: Path, tasks: int) -> list[steps.StepResult]:
             "dataDir": str(data_dir),
             "generator": {"baseUrl": llm.base_url},
             "verifier": {"baseUrl": llm.base_url},
-            "completion": {"debounceMs": 0, "maxTokens": 16},
+            # Greedy decoding on random tied embeddings repeats the last (special) token and
+            # stops at once; sampling shows the path end to end (with junk text).
+            "completion": {"debounceMs": 0, "maxTokens": 16, "temperature": 1.0},
             "finetune": {"evalTasks": tasks},
             "evaluation": {"limit": tasks},
         }

@@ -63,12 +63,12 @@ def last_json(stdout: str) -> dict[str, Any]:
 async def inline_completion(editor: DemoEditor, uri: str, text: str) -> StepResult:
     from lsprotocol import types
 
-    line = text.splitlines().index("def spread(values):") + 1
+    line = text.splitlines().index("# Each helper takes a list of numbers and")
     started = time.perf_counter()
     answer = await editor.client.text_document_inline_completion_async(
         types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
-            position=types.Position(line=line, character=0),
+            position=types.Position(line=line, character=len(text.splitlines()[line])),
             context=types.InlineCompletionContext(
                 trigger_kind=types.InlineCompletionTriggerKind.Invoked
             ),

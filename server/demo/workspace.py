@@ -10,6 +10,7 @@ import yaml
 
 STATS_PY = '''"""Small statistics helpers."""
 
+# Each helper takes a list of numbers and
 
 def mean(values):
     # self-evolve: return 0.0 for an empty list instead of failing

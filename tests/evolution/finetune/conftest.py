@@ -52,30 +52,3 @@ def tiny_config(smoke_model_dir: Path, tmp_path: Path) -> Callable[..., Finetune
         return FinetuneConfig.from_mapping(base)
 
     return make
-
-
-@pytest.fixture(scope="session")
-def smoke_model_with_eos_row(smoke_model_dir: Path, tmp_path_factory) -> Path:
-    """The smoke model (RANDOM WEIGHTS) with a random embedding row for <|endoftext|>.
-
-    The smoke model sets pad_token_id to <|endoftext|>'s id, so transformers initialises that
-    embedding row to zeros; with tied embeddings its logit is then 0 whatever the hidden state,
-    and with logits of random small weights all within about ±1.5 it can never be the greedy
-    choice, so no fine-tuning could teach it to stop there. Real Qwen weights have a trained
-    row. This copy gives the row random values like every other token's.
-    """
-    import shutil
-
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    target = tmp_path_factory.mktemp("smoke-eos-row")
-    for item in smoke_model_dir.iterdir():
-        shutil.copy2(item, target / item.name)
-    weights = load_file(str(target / "model.safetensors"))
-    name = next(k for k in weights if k.endswith("embed_tokens.weight"))
-    generator = torch.Generator().manual_seed(0)
-    row = torch.randn(weights[name].shape[1], generator=generator) * weights[name][1:].std()
-    weights[name][0] = row
-    save_file(weights, str(target / "model.safetensors"), metadata={"format": "pt"})
-    return target

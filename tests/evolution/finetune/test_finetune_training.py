@@ -69,7 +69,7 @@ def test_a_saved_adapter_loads_back_with_identical_outputs(tiny_config, tmp_path
     ("fim_share", "keep_end_token"), [(0.0, True), (1.0, True), (0.0, False)], ids=str
 )
 def test_the_tuned_model_stops_where_the_data_stops(
-    fim_share, keep_end_token, tiny_config, tmp_path, smoke_model_with_eos_row, monkeypatch
+    fim_share, keep_end_token, tiny_config, tmp_path, smoke_model_dir, monkeypatch
 ):
     """Chat answers end with <|im_end|> and FIM middles with <|endoftext|>, through serving.
 
@@ -90,7 +90,7 @@ def test_the_tuned_model_stops_where_the_data_stops(
         monkeypatch.setattr(ExampleRenderer, "_example", without_end_label)
     rows = {pair_key(r["instruct"], r["code"]): r for r in synthetic_pairs(6)}
     config = tiny_config(
-        base_model=str(smoke_model_with_eos_row),
+        base_model=str(smoke_model_dir),
         epochs=60,
         batch_size=4,  # the four training examples in one packed row: one step per epoch
         lora_rank=32,
