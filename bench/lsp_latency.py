@@ -87,18 +87,10 @@ class Timing:
 
 def build_model(target: Path) -> Path:
     """A copy of the shared benchmark-shape random model that never stops before max tokens."""
-    from safetensors.torch import load_file, save_file
-    from transformers import AutoTokenizer
+    from models.smoke import silence_tokens
 
     shutil.copytree(bench_model_dir("bench"), target)
-    tokenizer = AutoTokenizer.from_pretrained(target)
-    silenced = set(tokenizer.all_special_ids)
-    silenced |= set(tokenizer.convert_tokens_to_ids(tokenizer.extra_special_tokens))
-    breaks = set("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
-    silenced |= {i for i in range(len(tokenizer)) if breaks & set(tokenizer.decode([i]))}
-    weights = load_file(target / "model.safetensors")
-    weights["model.embed_tokens.weight"][sorted(silenced)] = 0  # tied: a zero logit
-    save_file(weights, target / "model.safetensors", metadata={"format": "pt"})
+    silence_tokens(target)
     return target
 
 

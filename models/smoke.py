@@ -138,3 +138,31 @@ def build_smoke_model(
 def is_smoke_model(path: str | Path) -> bool:
     """True when ``path`` holds a model built here (random weights)."""
     return (Path(path) / SMOKE_MARKER).is_file()
+
+
+# Everything str.splitlines breaks at (a superset of LSP's line ends).
+LINE_BREAKS = frozenset("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def silence_tokens(model_dir: str | Path, *, blank_pieces: bool = False) -> None:
+    """Make a smoke model in ``model_dir`` never emit special tokens or line breaks, in place.
+
+    Their embedding rows become zero: with tied embeddings that is a zero logit, below the best
+    of the random ones, so greedy decoding writes one junk line until ``max_new_tokens``, the
+    time limit or a cancellation (for benchmarks and tests of long generations).
+    ``blank_pieces`` also silences tokens that are only whitespace, so no answer is blank.
+    """
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoTokenizer
+
+    folder = Path(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    silenced = set(tokenizer.all_special_ids)
+    silenced |= set(tokenizer.convert_tokens_to_ids(list(tokenizer.extra_special_tokens)))
+    for token_id in range(len(tokenizer)):
+        piece = tokenizer.decode([token_id])
+        if LINE_BREAKS & set(piece) or (blank_pieces and not piece.strip()):
+            silenced.add(token_id)
+    weights = load_file(folder / "model.safetensors")
+    weights["model.embed_tokens.weight"][sorted(silenced)] = 0
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})

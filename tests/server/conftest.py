@@ -25,28 +25,16 @@ SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "server", "ser
 STATUS = "evoselfcode/status"
 # Model loading imports torch: allow for a slow, shared machine.
 READY_TIMEOUT_S = 120
-# Everything str.splitlines breaks at (a superset of LSP's line ends).
-BREAKS = set("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 @pytest.fixture(scope="session")
 def endless_model_dir(smoke_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the smoke model (RANDOM WEIGHTS) that never ends a line or the text."""
-    from safetensors.torch import load_file, save_file
-    from transformers import AutoTokenizer
+    from models.smoke import silence_tokens
 
     target = tmp_path_factory.mktemp("models") / "endless"
     shutil.copytree(smoke_model_dir, target)
-    tokenizer = AutoTokenizer.from_pretrained(target)
-    silenced = set(tokenizer.all_special_ids)
-    silenced |= set(tokenizer.convert_tokens_to_ids(tokenizer.extra_special_tokens))
-    # Line breaks of any kind, and tokens that are only whitespace (so answers are never blank).
-    pieces = {i: tokenizer.decode([i]) for i in range(len(tokenizer))}
-    silenced |= {i for i, piece in pieces.items() if BREAKS & set(piece) or not piece.strip()}
-    weights = load_file(target / "model.safetensors")
-    # Tied embeddings: a zero row gives the token a zero logit, below the best random one.
-    weights["model.embed_tokens.weight"][sorted(silenced)] = 0
-    save_file(weights, target / "model.safetensors", metadata={"format": "pt"})
+    silence_tokens(target, blank_pieces=True)
     return target
 
 
