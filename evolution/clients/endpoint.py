@@ -18,20 +18,18 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from evolution.clients.choice import Choice
 from evolution.clients.config import ClientConfig
 from evolution.clients.fieldmap import FieldMap, deep_merge
-from evolution.clients.repair import Repairs
-from evolution.clients.transport import Transport
+from evolution.clients.session import TransportClient
 
 if TYPE_CHECKING:
     import httpx
 
 
-class EndpointClient:
+class EndpointClient(TransportClient):
     """An async client for one custom completion endpoint; use ``async with`` to close it."""
 
     def __init__(
@@ -45,28 +43,12 @@ class EndpointClient:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        self.config = config
+        super().__init__(config, http, sleep=sleep, clock=clock, rng=rng)
         self.field_map = FieldMap.of(field_map)
         self.route = route
-        self.transport = Transport(config, http, sleep=sleep, clock=clock, rng=rng)
-        self._repairs = Repairs(config)
 
     def __repr__(self) -> str:
         return f"EndpointClient({self.config.name} at {self.config.url(self.route)})"
-
-    async def __aenter__(self) -> EndpointClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.transport.aclose()
 
     async def complete(
         self,

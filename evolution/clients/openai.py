@@ -15,22 +15,16 @@ off in ``ClientConfig``; each is logged once per client).
 
 from __future__ import annotations
 
-import asyncio
-import random
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from types import TracebackType
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from evolution.clients.choice import Choice, StreamDelta
-from evolution.clients.config import ClientConfig
 from evolution.clients.errors import ClientConfigError, MalformedResponse
 from evolution.clients.parsing import chat_choices, completion_choices, stream_deltas
-from evolution.clients.repair import Repairs
-from evolution.clients.transport import Transport
+from evolution.clients.session import TransportClient
 
 if TYPE_CHECKING:
-    import httpx
+    pass
 
 CHAT_PATH = "chat/completions"
 COMPLETIONS_PATH = "completions"
@@ -44,43 +38,12 @@ def _stops(stop: str | Sequence[str] | None) -> list[str]:
     return [stop] if isinstance(stop, str) else list(stop)
 
 
-class OpenAIClient:
-    """An async client for one OpenAI-compatible endpoint; use ``async with`` to close it.
-
-    ``http`` may be an ``httpx.AsyncClient`` of the caller's (then the caller closes it).
-    ``sleep``, ``clock`` and ``rng`` are there for tests of the retry timing.
-    """
-
-    def __init__(
-        self,
-        config: ClientConfig,
-        http: httpx.AsyncClient | None = None,
-        *,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
-    ) -> None:
-        self.config = config
-        self.transport = Transport(config, http, sleep=sleep, clock=clock, rng=rng)
-        self._repairs = Repairs(config)
+class OpenAIClient(TransportClient):
+    """An async client for one OpenAI-compatible endpoint; use ``async with`` to close it."""
 
     def __repr__(self) -> str:
         config = self.config
         return f"OpenAIClient({config.name} at {config.base_url}, model={config.model!r})"
-
-    async def __aenter__(self) -> OpenAIClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.transport.aclose()
 
     # --- requests ---
 
