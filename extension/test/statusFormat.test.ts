@@ -76,6 +76,9 @@ test('details list every fact, empty-answer reasons with a count only', () => {
   assert.match(lines, /10 requests, 7 served, 3 from cache/);
   assert.match(lines, /Empty answers: debounced 2, filtered_syntax 1$/m);
   assert.match(lines, /Latency: p50 123 ms, p95 1\.5 s/);
+  const gate = { passAt1: 0.25, modelVersion: 'm@ft-1', dataset: 'humaneval', tasks: 40 };
+  const withGate = statusDetails({ ...ready, evaluation: gate }, true).join('\n');
+  assert.match(withGate, /Last evaluation: pass@1 25\.0% on 40 tasks of humaneval, model m@ft-1/);
 });
 
 test('the menu offers cancel only while fine-tuning runs, and no server actions when down', () => {

@@ -52,6 +52,8 @@ export interface EvaluationSummary {
   passAt1: number;
   modelVersion: string;
   dataset?: string;
+  /** How many tasks the run had: the promotion gate's runs use a subset. */
+  tasks?: number;
 }
 
 /** `evoselfcode/status` and the `evoselfcode.status` command's result. */

@@ -64,6 +64,7 @@ export class StatusBar implements vscode.Disposable {
         passAt1: result.passAt1,
         modelVersion: result.modelVersion,
         dataset: result.dataset,
+        tasks: result.tasks,
       };
       this.update({ ...this.status, evaluation });
     });

@@ -130,7 +130,7 @@ export function statusDetails(status: ServerStatus, completionsEnabled: boolean)
   if (status.evaluation) {
     const e = status.evaluation;
     lines.push(
-      `Last evaluation: pass@1 ${formatPercent(e.passAt1)} on ${e.dataset ?? 'the benchmark'}, model ${e.modelVersion}`,
+      `Last evaluation: pass@1 ${formatPercent(e.passAt1)} on ${e.tasks ? `${e.tasks} tasks of ` : ''}${e.dataset ?? 'the benchmark'}, model ${e.modelVersion}`,
     );
   }
   if (status.finetune) {
