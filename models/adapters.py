@@ -8,12 +8,16 @@ loads as is. With no adapter active the LoRA layers are switched off: exactly th
 from __future__ import annotations
 
 import contextlib
+import logging
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from models.errors import InvalidRequestError, ModelLoadError
+from models.loading import quiet_weight_loading
+
+logger = logging.getLogger(__name__)
 
 
 class AdapterSet:
@@ -44,13 +48,14 @@ class AdapterSet:
                 "(adapters are saved with peft's save_pretrained)"
             )
         try:
-            with _expected_peft_warnings():
-                self._model.load_adapter(str(folder), adapter_name=name)
+            with _expected_peft_warnings(), quiet_weight_loading(), _no_load_report():
+                info = self._model.load_adapter(str(folder), adapter_name=name)
         except Exception as exc:  # peft raises ValueError, KeyError, OSError, RuntimeError...
             raise ModelLoadError(
                 f"could not load the LoRA adapter in {folder}: {exc} "
                 "(was it trained for this base model?)"
             ) from exc
+        _warn_about_mismatches(info, name, folder)
         self._paths[name] = folder
         self._apply()
 
@@ -94,3 +99,39 @@ def _expected_peft_warnings() -> Iterator[None]:
         warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
         warnings.filterwarnings("ignore", message="Adapter .* was active which is now deleted")
         yield
+
+
+@contextlib.contextmanager
+def _no_load_report() -> Iterator[None]:
+    """Hide transformers' loading report for an adapter: with several adapters loaded it lists
+    the others' weights as MISSING, which reads like an error. ``_warn_about_mismatches``
+    reports what really is missing instead."""
+    report_logger = logging.getLogger("transformers.integrations.peft")
+    level = report_logger.level
+    report_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        report_logger.setLevel(level)
+
+
+def _warn_about_mismatches(info: Any, name: str, folder: Path) -> None:
+    """Warn when the adapter's own weights are missing or the file has weights nobody uses."""
+    missing = sorted(k for k in getattr(info, "missing_keys", None) or () if f".{name}." in k)
+    unexpected = sorted(getattr(info, "unexpected_keys", None) or ())
+    if missing:
+        logger.warning(
+            "the LoRA adapter in %s has no weights for %d of its layers (e.g. %s): they start "
+            "at their initial values",
+            folder,
+            len(missing),
+            missing[0],
+        )
+    if unexpected:
+        logger.warning(
+            "the LoRA adapter in %s has %d weights this model has no place for (e.g. %s): "
+            "was it trained for another base model?",
+            folder,
+            len(unexpected),
+            unexpected[0],
+        )

@@ -105,7 +105,7 @@ def load_local(
     if quant is not None:
         kwargs.update(quantization_config=quant, device_map={"": dev})
     try:
-        with _quiet_transformers():
+        with quiet_weight_loading():
             hf_model = auto_model.from_pretrained(resolved.path, **kwargs)
     except Exception as exc:
         raise ModelLoadError(f"the model in {resolved.path} cannot be loaded: {exc}") from exc
@@ -150,7 +150,7 @@ def _smoke_marker(path: Path) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
+def quiet_weight_loading() -> Iterator[None]:
     """No weight-loading progress bar: in the language server stderr is the log."""
     from transformers.utils import logging as hf_logging
 

@@ -100,3 +100,35 @@ def test_adapter_mistakes_are_clear(lively_model_dir, adapters, tmp_path):
         model.load_adapter(broken, "b")
     with pytest.raises(InvalidRequestError):
         model.unload_adapter("b")
+
+
+def test_an_adapter_that_does_not_fit_is_named_precisely(lively_model_dir, adapters, tmp_path):
+    """Weights the model has no place for are warned about by name; a second adapter does not
+    make the first one's weights look missing (transformers' own report says they are)."""
+    import logging
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    first, second = adapters
+    odd = tmp_path / "odd"
+    shutil.copytree(second, odd)
+    weights = load_file(odd / "adapter_model.safetensors")
+    key = next(k for k in weights if "layers.0." in k)
+    weights[key.replace("layers.0.", "layers.99.")] = weights.pop(key)
+    save_file(weights, odd / "adapter_model.safetensors")
+
+    model = load_model(lively_model_dir, dtype="float32")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("models.adapters").addHandler(handler)
+    try:
+        model.load_adapter(first, "first")
+        assert not records, [r.getMessage() for r in records]
+        model.load_adapter(odd, "odd")
+    finally:
+        logging.getLogger("models.adapters").removeHandler(handler)
+    messages = " ".join(r.getMessage() for r in records)
+    assert "layers.99." in messages and "no place for" in messages
+    assert "first" not in messages.replace(str(odd), "")
