@@ -4,7 +4,9 @@
     {data_dir}/eval/<model_version>/<run_id>/summary.json    scores, counts, identity, settings
     {data_dir}/eval/<model_version>/<run_id>/report.html     self-contained report with plots
 
-``list_runs`` reads the summaries back (for comparisons and the editor's status bar).
+``list_runs`` reads the summaries back (for comparisons and the editor's status bar), in the
+order they were written: ``created_at`` holds microseconds, so that two runs stored within the
+same second (the fine-tuning gate evaluates base and candidate back to back) keep their order.
 """
 
 from __future__ import annotations
@@ -35,9 +37,15 @@ class RunRecord:
     run_id: str
     model_version: str
     dataset: str
-    created_at: str
+    created_at: str  # ISO 8601, UTC, to the microsecond (to the second before those existed)
     out_dir: Path
     summary: dict[str, Any]
+
+    @property
+    def created(self) -> datetime:
+        """``created_at`` as a time (UTC when it names no zone); ``ValueError`` when it is none."""
+        when = datetime.fromisoformat(self.created_at)
+        return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
     @property
     def pass_at_1(self) -> float | None:
@@ -76,8 +84,9 @@ def model_version(source: dict[str, Any]) -> str:
 
 
 def new_run_id() -> str:
-    """Sortable and unique: UTC time plus a random suffix."""
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    """Sortable and unique: UTC time to the millisecond plus a random suffix."""
+    now = datetime.now(timezone.utc)
+    return f"{now:%Y%m%d-%H%M%S}-{now.microsecond // 1000:03d}-{secrets.token_hex(2)}"
 
 
 def run_dir(data_dir: Path, version: str, run_id: str) -> Path:
@@ -100,7 +109,7 @@ def save_run(
         "run_id": run_id,
         "model_version": version,
         "dataset": report.dataset,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
         **report.summary.to_json(),
         "source": report.source,
         "settings": report.settings,
@@ -125,8 +134,9 @@ def save_run(
 def list_runs(
     data_dir: Path, *, version: str | None = None, dataset: str | None = None
 ) -> list[RunRecord]:
-    """Stored runs, oldest first; unreadable summaries are skipped with a warning."""
-    records = []
+    """Stored runs, oldest first (by ``created_at``); unreadable summaries are skipped with a
+    warning."""
+    dated: list[tuple[datetime, RunRecord]] = []
     for path in sorted((data_dir / "eval").glob(f"{version or '*'}/*/{SUMMARY_FILE}")):
         try:
             summary = json.loads(path.read_text(encoding="utf-8"))
@@ -138,12 +148,14 @@ def list_runs(
                 out_dir=path.parent,
                 summary=summary,
             )
+            created = record.created
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("skipping unreadable evaluation summary %s: %s", path, exc)
             continue
         if dataset is None or record.dataset == dataset:
-            records.append(record)
-    return sorted(records, key=lambda r: (r.created_at, r.run_id))
+            dated.append((created, record))
+    dated.sort(key=lambda pair: (pair[0], pair[1].run_id))
+    return [record for _, record in dated]
 
 
 def _write_atomic(path: Path, text: str) -> None:

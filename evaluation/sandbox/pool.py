@@ -10,6 +10,7 @@ queued behind it are sent to the replacement. Nothing waits forever.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import shutil
 import sys
@@ -23,20 +24,23 @@ from dataclasses import dataclass, field
 
 from evaluation.errors import SandboxError
 from evaluation.sandbox.isolation import Isolation
+from evaluation.sandbox.mounts import PRIVATE_TMPFS, is_inside
 from evaluation.sandbox.process import WorkerProcess
-from evaluation.sandbox.protocol import ExecResult, Limits, Outcome
+from evaluation.sandbox.protocol import ExecResult, Limits, Outcome, WorkerConfig
 
 log = logging.getLogger(__name__)
 
 PIPELINE_DEPTH = 2
 # How long past a sample's own limit the host waits for its worker before replacing it.
 ANSWER_GRACE_S = 10.0
+Folder = str | os.PathLike[str]
 
 
 @dataclass(eq=False)
 class _Job:
     program: str
     timeout_s: float
+    readable_paths: tuple[str, ...]
     future: Future[ExecResult] = field(default_factory=Future)
     delivered: bool = False
 
@@ -47,26 +51,41 @@ class Sandbox:
     ``run`` blocks until its program is done, ``submit`` returns a future, ``map`` runs many;
     all are thread-safe. Use it as a context manager, or call ``close()``: workers are
     processes. What is and is not isolated: ``evaluation/sandbox/__init__.py``.
+
+    ``python_paths``: folders put first on every sample's ``sys.path``, and kept readable to
+    the samples like the interpreter's own folders. Folders given to samples to read, here and
+    in ``readable_paths``, must be absolute paths of existing folders, and neither a private
+    temporary folder (/tmp, /var/tmp, /dev/shm) nor the pool's scratch folder, inside it or
+    above it: ``ValueError`` otherwise (``readable_folder`` says why).
     """
 
     def __init__(
-        self, workers: int = 2, *, limits: Limits | None = None, namespaces: bool = True
+        self,
+        workers: int = 2,
+        *,
+        limits: Limits | None = None,
+        namespaces: bool = True,
+        python_paths: Iterable[Folder] = (),
     ) -> None:
         if not sys.platform.startswith("linux"):
             raise SandboxError(f"the sandbox needs Linux (fork, rlimits, /proc): {sys.platform}")
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.workers = workers
-        self.limits = limits or Limits()
-        self.namespaces = namespaces
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
         self._live_drivers = 0
         self._idle_drivers = 0  # drivers waiting for a job: they get it before anyone pipelines
-        self._scratch = tempfile.mkdtemp(prefix="evoselfcode-sandbox-")
+        self._scratch = os.path.realpath(tempfile.mkdtemp(prefix="evoselfcode-sandbox-"))
         try:
-            processes = WorkerProcess.start_many(workers, self.limits, namespaces, self._scratch)
+            self.config = WorkerConfig(
+                limits=limits or Limits(),
+                namespaces=namespaces,
+                scratch=self._scratch,
+                python_paths=tuple(self.readable_folder(path) for path in python_paths),
+            )
+            processes = WorkerProcess.start_many(workers, self.config)
         except BaseException:
             shutil.rmtree(self._scratch, ignore_errors=True)
             raise
@@ -81,21 +100,62 @@ class Sandbox:
         """What isolates the samples (the same for every worker of this pool)."""
         return self._isolation
 
-    def submit(self, program: str, timeout_s: float = 5.0) -> Future[ExecResult]:
+    @property
+    def limits(self) -> Limits:
+        return self.config.limits
+
+    def readable_folder(self, path: Folder) -> str:
+        """``path`` resolved, if samples may be given it to read; else ``ValueError`` (why)."""
+        text = os.fspath(path)
+        if not os.path.isabs(text):
+            raise ValueError(f"a folder for the sandbox to read must be absolute: {text!r}")
+        real = os.path.realpath(text)
+        if not os.path.isdir(real):
+            raise ValueError(f"a folder for the sandbox to read does not exist: {text}")
+        if real in PRIVATE_TMPFS:
+            raise ValueError(f"{real} stays private to the sandbox: it cannot be shown")
+        scratch = self._scratch
+        if real == scratch or is_inside(real, scratch) or is_inside(scratch, real):
+            raise ValueError(f"{real} would hide the sandbox's own folder {scratch}")
+        return real
+
+    def submit(
+        self, program: str, timeout_s: float = 5.0, *, readable_paths: Iterable[Folder] = ()
+    ) -> Future[ExecResult]:
         """Queue ``program``; the future gets its ``ExecResult`` (it never holds an exception
-        for anything the program does). Cancelling a queued future skips the program."""
+        for anything the program does). Cancelling a queued future skips the program.
+
+        ``readable_paths``: folders this program must read (e.g. its package, for imports).
+        With kernel isolation, the sample's child shows them to it read-only, in a mount
+        namespace of its own, even where the sandbox hides them (under /tmp, or under a
+        folder the sandbox user cannot enter): nothing else of the host's /tmp becomes
+        visible, and no other sample sees them. Their own permissions still apply: the
+        sandbox user must be allowed to read them. Without kernel isolation samples see the
+        host's files anyway, and this changes nothing.
+        """
+        return self._queue(program, timeout_s, self._readable(readable_paths))
+
+    def _readable(self, paths: Iterable[Folder]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.readable_folder(path) for path in paths))
+
+    def _queue(
+        self, program: str, timeout_s: float, readable: tuple[str, ...]
+    ) -> Future[ExecResult]:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s}")
-        job = _Job(program, timeout_s)
+        job = _Job(program, timeout_s, readable)
         with self._lock:
             if self._closed or not self._live_drivers:
                 raise SandboxError("the sandbox is closed")
             self._jobs.put(job)
         return job.future
 
-    def run(self, program: str, timeout_s: float = 5.0) -> ExecResult:
-        """Run ``program`` to its end or its limits and return how it ended."""
-        return self.submit(program, timeout_s).result()
+    def run(
+        self, program: str, timeout_s: float = 5.0, *, readable_paths: Iterable[Folder] = ()
+    ) -> ExecResult:
+        """Run ``program`` to its end or its limits and return how it ended (``readable_paths``:
+        as for ``submit``)."""
+        return self.submit(program, timeout_s, readable_paths=readable_paths).result()
 
     def map(
         self,
@@ -103,12 +163,15 @@ class Sandbox:
         timeout_s: float = 5.0,
         *,
         on_result: Callable[[int, ExecResult], None] | None = None,
+        readable_paths: Iterable[Folder] = (),
     ) -> Iterator[ExecResult]:
         """Queue every program at once (like ``Executor.map``); the iterator yields the results
         in input order. ``on_result(index, result)`` is called from a driver thread as each
         one finishes. Programs not yet started are skipped when the iterator is closed early.
+        ``readable_paths``: as for ``submit``, for every program.
         """
-        futures = [self.submit(program, timeout_s) for program in programs]
+        readable = self._readable(readable_paths)
+        futures = [self._queue(program, timeout_s, readable) for program in programs]
         if on_result is not None:
             for index, future in enumerate(futures):
                 future.add_done_callback(
@@ -217,7 +280,7 @@ class _Driver(threading.Thread):
         if self.worker.exit_status() is not None:
             return  # died while idle: _collect_one replaces it and resends
         try:
-            self.worker.send(job.program, job.timeout_s)
+            self.worker.send(job.program, job.timeout_s, job.readable_paths)
             job.delivered = True
         except OSError:
             pass  # the worker is gone: _collect_one finds out and resends
@@ -250,10 +313,7 @@ class _Driver(threading.Thread):
         self.worker.kill()
         if self.sandbox.closed:
             return
-        sandbox = self.sandbox
-        self.worker = WorkerProcess.start_many(
-            1, sandbox.limits, sandbox.namespaces, sandbox._scratch
-        )[0]
+        self.worker = WorkerProcess.start_many(1, self.sandbox.config)[0]
         resend = list(self.in_flight)
         if resend and resend[0].delivered:
             resend = resend[1:]

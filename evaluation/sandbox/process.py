@@ -9,10 +9,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from evaluation.errors import SandboxError
 from evaluation.sandbox.isolation import Isolation
-from evaluation.sandbox.protocol import ExecResult, Limits, read_frame, write_frame
+from evaluation.sandbox.protocol import ExecResult, WorkerConfig, read_frame, write_frame
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _BOOTSTRAP = (
@@ -30,21 +31,14 @@ class WorkerProcess:
     isolation: Isolation
 
     @classmethod
-    def start_many(
-        cls, count: int, limits: Limits, namespaces: bool, scratch: str
-    ) -> list[WorkerProcess]:
-        """Start ``count`` workers at once and wait until each says it is ready.
-
-        ``scratch`` is the folder under which they make each sample's private folder.
-        """
-        config = json.dumps(
-            {"namespaces": namespaces, "limits": limits.to_json(), "scratch": scratch}
-        )
+    def start_many(cls, count: int, config: WorkerConfig) -> list[WorkerProcess]:
+        """Start ``count`` workers at once and wait until each says it is ready."""
+        argument = json.dumps(config.to_json())
         # The environment is built from scratch: no API keys, tokens or PYTHON* settings.
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
         processes = [
             subprocess.Popen(
-                [sys.executable, "-s", "-c", _BOOTSTRAP, _PACKAGE_ROOT, config],
+                [sys.executable, "-s", "-c", _BOOTSTRAP, _PACKAGE_ROOT, argument],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -69,10 +63,13 @@ class WorkerProcess:
     def pid(self) -> int:
         return self.process.pid
 
-    def send(self, program: str, timeout_s: float) -> None:
+    def send(self, program: str, timeout_s: float, readable_paths: tuple[str, ...]) -> None:
         """Queue one program; ``OSError`` when the worker is gone."""
         assert self.process.stdin is not None
-        write_frame(self.process.stdin.fileno(), {"program": program, "timeout_s": timeout_s})
+        request: dict[str, Any] = {"program": program, "timeout_s": timeout_s}
+        if readable_paths:
+            request["readable_paths"] = list(readable_paths)
+        write_frame(self.process.stdin.fileno(), request)
 
     def receive(self, deadline: float) -> ExecResult | None:
         """The next answer; None when the worker died; ``TimeoutError`` past ``deadline``."""

@@ -69,6 +69,19 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class WorkerConfig:
+    """How a pool's workers are set up; a worker reads it as JSON from its command line."""
+
+    limits: Limits
+    namespaces: bool  # try the kernel's namespaces (they need root)
+    scratch: str  # the pool's folder, under which workers make each sample's own folder
+    python_paths: tuple[str, ...] = ()  # real folders put first on every sample's sys.path
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "python_paths": list(self.python_paths)}
+
+
+@dataclass(frozen=True)
 class ExecResult:
     """How one program ended in the sandbox (see ``Outcome`` for the classes).
 

@@ -23,6 +23,7 @@ from typing import Any
 from evaluation.sandbox.child import ChildSetup, run_child
 from evaluation.sandbox.isolation import Isolation, count_user_tasks, fork_into_pid_namespace
 from evaluation.sandbox.isolation import setup_worker as setup_isolation
+from evaluation.sandbox.mounts import MountPlan, WorkerMounts
 from evaluation.sandbox.protocol import Outcome, read_frame, write_frame
 
 # Loaded once here so that samples find them in memory (forked children share the pages).
@@ -51,7 +52,9 @@ def main() -> None:
     write_frame(responses, {"ready": True, "isolation": runner.isolation.to_json()})
     try:
         while (request := read_frame(requests)) is not None:
-            write_frame(responses, runner.run(request["program"], float(request["timeout_s"])))
+            readable = request.get("readable_paths") or []
+            answer = runner.run(request["program"], float(request["timeout_s"]), readable)
+            write_frame(responses, answer)
     finally:
         runner.close()
 
@@ -60,16 +63,17 @@ def _start(config: dict[str, Any]) -> SampleRunner:
     os.umask(0o022)
     os.chdir("/")
     sys.dont_write_bytecode = True
-    sys.path[:] = [p for p in sys.path if p]  # '' would be each sample's own folder
+    # '' would be each sample's own folder; the pool's python_paths come first.
+    sys.path[:] = [*config["python_paths"], *(p for p in sys.path if p)]
     os.close(os.pidfd_open(os.getpid()))  # Linux >= 5.3: fail here, not at the first sample
-    isolation, own_pid_ns = setup_isolation(config["namespaces"], list(sys.path))
+    isolation, own_pid_ns, mounts = setup_isolation(config["namespaces"], list(sys.path))
     for name in PRELOADED_MODULES:
         importlib.import_module(name)
     # Children would otherwise run collections over the worker's objects, touching (and so
     # copying) most of its memory pages: frozen objects are never collected.
     gc.collect()
     gc.freeze()
-    return SampleRunner(isolation, own_pid_ns, config["limits"], config["scratch"])
+    return SampleRunner(isolation, own_pid_ns, mounts, config["limits"], config["scratch"])
 
 
 def _take_protocol_fds() -> tuple[int, int]:
@@ -86,10 +90,16 @@ class SampleRunner:
     """Runs samples one at a time, each in its own child, folder and (if possible) namespace."""
 
     def __init__(
-        self, isolation: Isolation, own_pid_ns: int | None, limits: dict[str, int], scratch: str
+        self,
+        isolation: Isolation,
+        own_pid_ns: int | None,
+        mounts: WorkerMounts | None,
+        limits: dict[str, int],
+        scratch: str,
     ) -> None:
         self.isolation = isolation
         self.own_pid_ns = own_pid_ns
+        self.mounts = mounts
         self.limits = limits
         # ``scratch`` is the pool's folder, which the host removes when it closes; with a
         # private /tmp the same path is made inside it, where it vanishes with the worker.
@@ -104,22 +114,29 @@ class SampleRunner:
     def close(self) -> None:
         shutil.rmtree(self.base_dir, ignore_errors=True)
 
-    def run(self, program: str, timeout_s: float) -> dict[str, Any]:
+    def run(self, program: str, timeout_s: float, readable: list[str]) -> dict[str, Any]:
+        """Run one sample; ``readable``: folders it must read (ignored without mounts)."""
         self.count += 1
         sample_dir = os.path.join(self.base_dir, str(self.count))
         os.mkdir(sample_dir, 0o700)
         if self.isolation.sandbox_uid is not None:
             os.chown(sample_dir, self.isolation.sandbox_uid, self.isolation.sandbox_uid)
         try:
-            return self._run_in_child(program, timeout_s, sample_dir)
+            mounts = None
+            if readable and self.mounts is not None:
+                mounts = self.mounts.sample_plan(readable, sample_dir)
+            return self._run_in_child(program, timeout_s, sample_dir, mounts)
         finally:
             shutil.rmtree(sample_dir, ignore_errors=True)
 
-    def _run_in_child(self, program: str, timeout_s: float, sample_dir: str) -> dict[str, Any]:
+    def _run_in_child(
+        self, program: str, timeout_s: float, sample_dir: str, mounts: MountPlan | None
+    ) -> dict[str, Any]:
         (out_r, out_w), (err_r, err_w), (res_r, res_w) = os.pipe(), os.pipe(), os.pipe()
         setup = ChildSetup(
             program=program,
             sample_dir=sample_dir,
+            mounts=mounts,
             stdout_fd=out_w,
             stderr_fd=err_w,
             result_fd=res_w,

@@ -7,7 +7,8 @@
    E9 and every F rule except the ones about style or dead code (``ADVISORY_RUFF``);
 3. ``execution``: the generated tests (real asserts that call the function) run against the
    new code in the evaluation sandbox, with a time limit (``program``); untrusted code never
-   runs in this process;
+   runs in this process. The sandbox is given the file's folder and package root to read (it
+   hides /tmp and folders its user cannot enter), so the file's own imports resolve there;
 4. ``verifier``: see ``verify``.
 """
 
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from evolution.evolve.locate import FunctionLocation
 from evolution.evolve.parse import ParsedReply
-from evolution.evolve.program import RAN_MARKER, build_program, plan_tests
+from evolution.evolve.program import RAN_MARKER, build_program, plan_tests, search_path
 from evolution.evolve.signature import find_function, incompatibility
 
 if TYPE_CHECKING:
@@ -111,7 +112,8 @@ async def execution_gate(
     if plan.problem:
         return _result("execution", False, plan.problem, details, started)
     program = build_program(location, code, tests, plan, name, path)
-    result = await asyncio.to_thread(sandbox.run, program, timeout_s)
+    readable = _readable_folders(sandbox, path, details)
+    result = await asyncio.to_thread(sandbox.run, program, timeout_s, readable_paths=readable)
     details.update(
         outcome=result.outcome.value,
         detail=result.detail,
@@ -122,6 +124,17 @@ async def execution_gate(
     )
     reason = _execution_reason(result, plan.asserts, timeout_s)
     return _result("execution", result.outcome.value == "passed", reason, details, started)
+
+
+def _readable_folders(sandbox: Sandbox, path: str | None, details: dict[str, Any]) -> list[str]:
+    """The folders of ``search_path`` the sandbox can show; why not the others, in details."""
+    readable = []
+    for folder in search_path(path):
+        try:
+            readable.append(sandbox.readable_folder(folder))
+        except ValueError as exc:  # a file in /tmp itself, or a folder since removed
+            details.setdefault("unreadable", []).append(str(exc))
+    return readable
 
 
 def _execution_reason(result: ExecResult, asserts: int, timeout_s: float) -> str:

@@ -142,16 +142,22 @@ def _guarded(item: Definition) -> str:
     )
 
 
-def _search_path(path: str | None) -> str:
-    """Put the file's folder and its package root first on sys.path, so its imports resolve."""
+def search_path(path: str | None) -> list[str]:
+    """The file's folder and its package root, when its path is absolute (else none): what
+    goes first on sys.path in the sandbox, and what the sandbox must let the tests read."""
     if not path or not os.path.isabs(path):
-        return ""
+        return []
     folder = os.path.dirname(path)
     root = folder
     while os.path.isfile(os.path.join(root, "__init__.py")):
         root = os.path.dirname(root)
-    entries = list(dict.fromkeys([folder, root]))
-    return f"import sys as _evo_sys\n_evo_sys.path[:0] = {entries!r}"
+    return list(dict.fromkeys([folder, root]))
+
+
+def _search_path(path: str | None) -> str:
+    """Put the file's folder and its package root first on sys.path, so its imports resolve."""
+    entries = search_path(path)
+    return f"import sys as _evo_sys\n_evo_sys.path[:0] = {entries!r}" if entries else ""
 
 
 def _class_with_method(location: FunctionLocation, code: str) -> str:

@@ -89,20 +89,11 @@ def status_of(brief: dict[str, Any]) -> dict[str, Any]:
 
 
 def last_evaluation(data_dir: Path) -> dict[str, Any] | None:
-    """The newest stored run of the data folder (``evoselfcode/evaluationResult`` params).
-
-    Runs made in the same second (the promotion gate evaluates base and candidate back to
-    back) are told apart by when their summary was written."""
+    """The newest stored run of the data folder (``evoselfcode/evaluationResult`` params)."""
     from evaluation.api import list_evaluations
 
-    def written(run: Any) -> float:
-        try:
-            return (run.out_dir / "summary.json").stat().st_mtime
-        except OSError:
-            return 0.0
-
-    runs = list_evaluations(data_dir)
-    return max(runs, key=lambda run: (run.created_at, written(run))).brief() if runs else None
+    runs = list_evaluations(data_dir)  # oldest first
+    return runs[-1].brief() if runs else None
 
 
 async def show_last_evaluation(ls: EvoServer) -> None:

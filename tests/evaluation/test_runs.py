@@ -120,3 +120,34 @@ def test_run_evaluation_keeps_runs_per_version(tmp_path: Path) -> None:
     ]
     stored = list_evaluations(tmp_path, version="greedy-v1")
     assert [r.run_id for r in stored] == [done.record.run_id]
+
+
+def _summary(data_dir: Path, run_id: str, created_at: str) -> None:
+    folder = run_dir(data_dir, "m", run_id)
+    folder.mkdir(parents=True)
+    summary = {"run_id": run_id, "model_version": "m", "dataset": "humaneval"}
+    (folder / "summary.json").write_text(json.dumps({**summary, "created_at": created_at}))
+
+
+def test_runs_stored_back_to_back_keep_their_order(sandbox: Sandbox, tmp_path: Path) -> None:
+    # Within the same second (the fine-tuning gate's base and candidate): ids must not decide.
+    report = _report(sandbox, ["    return 0\n"])
+    for run_id in ("zz-first", "aa-second"):
+        save_run(report, run_dir(tmp_path, "v", run_id), version="v", run_id=run_id)
+    runs = list_runs(tmp_path)
+    assert [r.run_id for r in runs] == ["zz-first", "aa-second"]
+    assert runs[0].created < runs[1].created
+
+
+def test_runs_are_ordered_by_creation_time_to_the_microsecond(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _summary(tmp_path, "a-late", "2026-11-21T08:00:00.900000+00:00")
+    _summary(tmp_path, "z-early", "2026-11-21T08:00:00.100000+00:00")
+    _summary(tmp_path, "no-zone", "2026-11-21T08:00:00.500000")  # read as UTC
+    _summary(tmp_path, "seconds", "2026-11-21T08:00:00+00:00")  # stored before microseconds
+    _summary(tmp_path, "no-time", "yesterday")
+    with caplog.at_level(logging.WARNING):
+        runs = list_runs(tmp_path)
+    assert [r.run_id for r in runs] == ["seconds", "z-early", "no-zone", "a-late"]
+    assert "unreadable evaluation summary" in caplog.text and "no-time" in caplog.text

@@ -237,14 +237,29 @@ async def test_imports_that_fail_in_the_sandbox_only_fail_when_used(sandbox):
     assert "'from .units import to_metres' failed in the sandbox" in gate.reason
 
 
-async def test_the_files_own_package_is_importable_when_its_path_is_known(sandbox, pytestconfig):
-    # Not under /tmp: the sandbox has a private /tmp, and may run as an unprivileged user.
-    folder = pytestconfig.cache.mkdir("evolve-package")
-    package = folder / "shapes"
+@pytest.fixture(params=["in the repository", "under /tmp", "under a folder mode 0700"])
+def package_home(request, pytestconfig, tmp_path):
+    """Where the user's package lives. The sandbox covers /tmp with a private tmpfs, and its
+    user may not enter a 0700 folder: the gate has it show the package's folder anyway."""
+    if request.param == "under /tmp":
+        return tmp_path
+    home = pytestconfig.cache.mkdir("evolve-package")
+    if request.param == "under a folder mode 0700":
+        home.chmod(0o755)
+        home = home / "private"
+        home.mkdir(exist_ok=True)
+        home.chmod(0o700)
+        home = home / "project"
+        home.mkdir(exist_ok=True)
+    return home
+
+
+async def test_the_files_own_package_is_importable_when_its_path_is_known(sandbox, package_home):
+    package = package_home / "shapes"
     package.mkdir(exist_ok=True)
     (package / "__init__.py").write_text("")
     (package / "units.py").write_text("def to_metres(cm):\n    return cm / 100\n")
-    for entry in (folder, package, package / "__init__.py", package / "units.py"):
+    for entry in (package_home, package, package / "__init__.py", package / "units.py"):
         entry.chmod(0o755)
     module = "from shapes.units import to_metres\n\n\ndef width(cm):\n    return to_metres(cm)\n"
     location = locate_function(module, Position(4, 4))
@@ -252,5 +267,15 @@ async def test_the_files_own_package_is_importable_when_its_path_is_known(sandbo
     path = str(package / "geometry.py")
     gate = await execution_gate(sandbox, location, location.code, tests, "width", 5.0, path)
     assert gate.passed, gate.details
+    assert "unreadable" not in gate.details
     elsewhere = await execution_gate(sandbox, location, location.code, tests, "width", 5.0)
     assert not elsewhere.passed and elsewhere.details["exc_type"] == "ImportError"
+
+
+async def test_a_file_in_tmp_itself_runs_without_its_folder_and_says_why(sandbox):
+    module = "import helpers\n\n\ndef double(x):\n    return helpers.twice(x)\n"
+    location = locate_function(module, Position(4, 4))
+    tests = "assert double(2) == 4\n"
+    gate = await execution_gate(sandbox, location, location.code, tests, "double", 5.0, "/tmp/x.py")
+    assert not gate.passed and gate.details["exc_type"] == "ImportError"
+    assert gate.details["unreadable"] == ["/tmp stays private to the sandbox: it cannot be shown"]
