@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from models import SamplingParams, load_model  # noqa: E402
-from models.bench_shapes import SHAPES, bench_model_dir, set_threads  # noqa: E402
+from models.bench_shapes import SHAPES, add_model_arguments, bench_model_dir, set_threads  # noqa: E402
 from models.local import LocalModel  # noqa: E402
 
 TARGET = 4.0
@@ -48,17 +48,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--shape", default="bench", choices=sorted(SHAPES))
+    add_model_arguments(parser)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--new-tokens", type=int, default=64)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--dtype", default="auto")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch CPU threads (1: steady timings on a shared machine; 0: torch's default)",
-    )
     args = parser.parse_args()
     threads = set_threads(args.threads)
 

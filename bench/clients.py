@@ -18,9 +18,7 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -30,22 +28,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.testserver_process import start_testserver  # noqa: E402
 from evolution.clients import ClientConfig, OpenAIClient  # noqa: E402
 
 TARGET = 0.85
 MESSAGES = [{"role": "user", "content": "Does this function return the sum? def add(a, b): ..."}]
-
-
-def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-m", "server.cli", "testserver", "--port", "0", "--quiet"]
-    command += ["--latency", str(latency)]
-    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    match = re.search(r"(http://\S+/v1)", proc.stdout.readline())
-    if match is None:
-        proc.kill()
-        raise SystemExit("the test server did not start")
-    return proc, match.group(1)
 
 
 def server_cpu_s(pid: int) -> float:
@@ -112,7 +99,7 @@ def measure(latency: float, requests: int, concurrency: int, rounds: int) -> dic
     machine's load hits both alike; the median round of each."""
     variants = {"raw httpx": raw_httpx, "OpenAIClient": ours}
     runs: dict[str, list[Run]] = {name: [] for name in variants}
-    proc, base_url = start_server(latency)
+    proc, base_url = start_testserver(latency)
     try:
         for _ in range(rounds):
             for name, bench in variants.items():

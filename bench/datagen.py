@@ -20,8 +20,6 @@ import asyncio
 import json
 import math
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.testserver_process import start_testserver  # noqa: E402
 from evolution.clients import ClientConfig, OpenAIClient  # noqa: E402
 from evolution.datagen.config import PromptsConfig, load_config  # noqa: E402
 from evolution.datagen.pipeline.orchestrator import Orchestrator, RunOptions  # noqa: E402
@@ -53,18 +52,6 @@ SCRIPT = {
                  "seen.add(x))]\n"},
     ],
 }  # fmt: skip
-
-
-def start_server(script: Path, latency: float) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-m", "server.cli", "testserver", "--port", "0", "--quiet"]
-    command += ["--latency", str(latency), "--script", str(script)]
-    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    match = re.search(r"(http://\S+/v1)", proc.stdout.readline())
-    if match is None:
-        proc.kill()
-        raise SystemExit("the test server did not start")
-    return proc, match.group(1)
 
 
 def wave_bound(requests: int, concurrency: int, latency: float) -> float:
@@ -136,7 +123,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-datagen-") as folder:
         script = Path(folder) / "script.yaml"
         script.write_text(yaml.safe_dump(SCRIPT))
-        proc, base_url = start_server(script, args.latency)
+        proc, base_url = start_testserver(args.latency, "--script", str(script))
         try:
             bare_records, bare_seconds = asyncio.run(
                 bare_client(base_url, args.requests, args.concurrency)

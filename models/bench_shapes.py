@@ -6,6 +6,7 @@ measures what the runtime costs without downloading anything. Its text output is
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -29,6 +30,19 @@ SHAPES: dict[str, dict[str, Any]] = {
         vocab_size=151936,
     ),
 }
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of every benchmark of a random model: its shape, device, dtype and threads."""
+    parser.add_argument("--shape", default="bench", choices=sorted(SHAPES))
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (1: steady timings on a shared machine; 0: torch's default)",
+    )
 
 
 def set_threads(threads: int) -> int:

@@ -22,6 +22,7 @@ from evolution.datagen.errors import InputError
 from evolution.datagen.filters.code import CodeFilter, CodeSample, CodeVerdict
 from evolution.datagen.items import WorkItem, code_items, read_descriptions
 from evolution.datagen.pipeline.namegen import in_plan_order
+from evolution.datagen.pipeline.request import completion_fetcher
 from evolution.datagen.runner import Fetch
 from evolution.datagen.schemas import (
     SCHEMA_VERSION,
@@ -80,21 +81,8 @@ def settings(config: DatagenConfig) -> dict[str, Any]:
 
 
 def fetcher(client: CompletionClient, config: DatagenConfig) -> Fetch:
-    codegen, params = config.codegen, sampling_params(config.codegen)
-
-    async def fetch(item: WorkItem) -> list[dict[str, Any]]:
-        choices = await client.complete(
-            item.prompt,
-            max_tokens=codegen.max_tokens,
-            temperature=codegen.temperature,
-            top_p=codegen.top_p,
-            n=codegen.n,
-            stop=codegen.stop,
-            seed=item.seed if config.api.send_seed else None,
-        )
-        return code_records(item, choices, params, config.api.model)
-
-    return fetch
+    """The request of one stage B item."""
+    return completion_fetcher(client, config, config.codegen, code_records)
 
 
 def code_filter(config: DatagenConfig, benchmark_names: Collection[str]) -> CodeFilter:

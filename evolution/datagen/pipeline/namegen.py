@@ -21,6 +21,7 @@ from evolution.datagen.config import DatagenConfig
 from evolution.datagen.filters.names import NameFilter
 from evolution.datagen.items import WorkItem, name_items
 from evolution.datagen.pipeline.abtest import JudgedName, ab_metrics
+from evolution.datagen.pipeline.request import completion_fetcher
 from evolution.datagen.runner import Fetch
 from evolution.datagen.schemas import (
     SCHEMA_VERSION,
@@ -61,21 +62,7 @@ def settings(config: DatagenConfig) -> dict[str, Any]:
 
 def fetcher(client: CompletionClient, config: DatagenConfig) -> Fetch:
     """The request of one stage A item; both arms send the same sampling parameters."""
-    namegen, params = config.namegen, sampling_params(config.namegen)
-
-    async def fetch(item: WorkItem) -> list[dict[str, Any]]:
-        choices = await client.complete(
-            item.prompt,
-            max_tokens=namegen.max_tokens,
-            temperature=namegen.temperature,
-            top_p=namegen.top_p,
-            n=namegen.n,
-            stop=namegen.stop,
-            seed=item.seed if config.api.send_seed else None,
-        )
-        return name_records(item, choices, params, config.api.model)
-
-    return fetch
+    return completion_fetcher(client, config, config.namegen, name_records)
 
 
 def name_filter(config: DatagenConfig, benchmark_names: Collection[str]) -> NameFilter:
