@@ -156,11 +156,13 @@ def _list(registry, args: argparse.Namespace) -> int:
     if not records:
         print(f"no adapters in {registry.root} yet: run `evoselfcode finetune`")
         return 0
-    print(f"{'':2}{'ID':<28} {'STATUS':<12} {'BASE MODEL':<24} {'CREATED':<26} PARENT")
-    for r in records:
-        mark = "* " if r.status == "promoted" else "  "
-        parent = r.parent or "-"
-        print(f"{mark}{r.id:<28} {r.status:<12} {r.base_model:<24} {r.created_at:<26} {parent}")
+    header = ("ID", "STATUS", "BASE MODEL", "CREATED", "PARENT")
+    rows = [(r.id, r.status, r.base_model, r.created_at, r.parent or "-") for r in records]
+    widths = [max(map(len, column)) for column in zip(header, *rows, strict=True)]
+    marks = ["  "] + ["* " if r.status == "promoted" else "  " for r in records]
+    for mark, row in zip(marks, [header, *rows], strict=True):
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print(mark + "  ".join(cells).rstrip())
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -98,7 +99,11 @@ def test_a_run_trains_registers_gates_and_promotes(capsys, tmp_path, smoke_model
     assert main([*registry, "path"]) == 0
     assert capsys.readouterr().out.strip() == str(data_dir / "adapters" / adapter_id)
     assert main([*registry, "list"]) == 0
-    assert f"* {adapter_id}" in capsys.readouterr().out
+    header, row = capsys.readouterr().out.splitlines()
+    assert row.startswith(f"* {adapter_id}")
+    # Columns fit their widest cell: a long base-model path does not shift the dates.
+    created = re.search(r"\d{4}-\d\d-\d\dT", row)
+    assert created is not None and header.index("CREATED") == created.start()
     assert main([*registry, "rollback"]) == 0
     assert "base model" in capsys.readouterr().out
     assert main([*registry, "path"]) == 1
