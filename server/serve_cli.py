@@ -41,6 +41,7 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from server.features import register_all
     from server.server import EvoServer
+    from server.tcp import serve_tcp
 
     server = EvoServer()
     register_all(server)
@@ -49,7 +50,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         if args.tcp:
             host, port = args.tcp
-            server.start_tcp(host, port)
+            serve_tcp(server, host, port)
             return 0
         # stdout carries the protocol: anything a library prints must go to stderr instead.
         protocol_out = sys.stdout.buffer
