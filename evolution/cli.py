@@ -24,7 +24,8 @@ instructions file (JSONL, one object per line; blank and # lines skipped):
   code: source with the function to improve (function names it, else the first);
   path: recorded as the pair's context.
 
-exit status: 0 finished, 1 stopped early on errors (rerun to resume), 2 nothing run.
+exit status: 0 finished, 1 unfinished: stopped early, or errors left instructions undone
+(rerun to resume), 2 nothing run.
 """
 
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from evolution.store import TrainingStore
     from models.progress import ProgressReporter
 
-EXIT_STOPPED = 1  # stopped early on errors: rerun to resume
+EXIT_UNFINISHED = 1  # stopped early, or errors left instructions undone: rerun to resume
 EXIT_FAILED = 2  # bad input, or the sandbox could not start: nothing was run
 
 
@@ -56,7 +56,9 @@ async def run_from_args(args: argparse.Namespace) -> int:
     report.result(**summary.to_dict(), store=str(store.path), state=str(state.path))
     if not report.json_lines:
         print(summary_text(summary, str(store.path)), file=sys.stderr)
-    return EXIT_STOPPED if summary.stopped_early else 0
+    # Errors (network, keys) leave their instructions unfinished, whether or not they stopped
+    # the batch: a script must not take such a run for a finished one.
+    return EXIT_UNFINISHED if summary.stopped_early or summary.errors else 0
 
 
 def settings_from_args(args: argparse.Namespace) -> EvolveSettings:

@@ -103,6 +103,14 @@ def test_errors_are_retried_on_the_next_run_and_a_streak_stops_the_batch(
     assert result["processed"] == 4 and result["recorded"] == 4 and result["skipped"] == 0
 
 
+def test_errors_below_the_streak_limit_still_leave_the_run_unfinished(tmp_path, capsys):
+    instructions = write_instructions(tmp_path / "tasks.jsonl", 2)
+    dead = "http://127.0.0.1:9/v1"
+    assert run_cli(instructions, tmp_path / "data", dead) == 1
+    result = json_events(capsys.readouterr().out)[-1]
+    assert result["stoppedEarly"] is None and sum(result["errors"].values()) == 2
+
+
 def test_a_refused_key_stops_at_once(tmp_path, capsys, monkeypatch):
     from evolution.testserver import ScriptedServer
 
