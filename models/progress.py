@@ -11,7 +11,9 @@ JSON object per line on stdout, which the server relays to the editor as ``$/pro
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from typing import IO, Any
 
@@ -31,6 +33,7 @@ class ProgressReporter:
         self.done = 0
         self.json_lines = json_lines
         self._stream = stream or sys.stdout
+        self._reader_gone = False
         self._bar = None
         if not json_lines:
             from tqdm import tqdm
@@ -40,9 +43,23 @@ class ProgressReporter:
 
     def emit(self, event: str, **fields: Any) -> None:
         """Write one JSON line (json mode only)."""
-        if self.json_lines:
-            self._stream.write(json.dumps({"event": event, **fields}, default=str) + "\n")
-            self._stream.flush()
+        if self.json_lines and not self._reader_gone:
+            try:
+                self._stream.write(json.dumps({"event": event, **fields}, default=str) + "\n")
+                self._stream.flush()
+            except BrokenPipeError:
+                self._lose_reader()
+
+    def _lose_reader(self) -> None:
+        """The reader (the language server) is gone: the run goes on without reporting (a
+        server's child then stops cleanly, see ``server.runs.child.exit_with_parent``). The
+        stream is pointed at /dev/null, as Python's docs advise, so that the exit does not
+        fail flushing it."""
+        self._reader_gone = True
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
 
     def update(self, advance: int = 1, *, message: str = "", **extra: Any) -> None:
         self.done += advance

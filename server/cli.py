@@ -38,8 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from server.runs.child import exit_with_parent
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    exit_with_parent()  # a run the language server started ends with the server
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

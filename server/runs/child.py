@@ -5,7 +5,8 @@ does not reach it, and its whole process group can be stopped), hands every JSON
 stdout to ``on_event`` on the event loop, keeps the tail of stderr for error messages, and
 remembers the last ``{"event": "result"}`` and ``{"event": "error"}`` lines
 (``models.progress`` format). ``stop`` sends SIGTERM and, if the child has not exited after a
-grace period, SIGKILL to its group.
+grace period, SIGKILL to its group. The child watches the server (``exit_with_parent``): a
+server killed outright still stops its runs, a fine-tuning run after its checkpoint.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,8 @@ LINE_LIMIT = 8 * 1024 * 1024  # a result line may hold a long report
 STDERR_TAIL = 4000
 STOP_GRACE_S = 60.0  # a fine-tuning run writes a checkpoint before it exits
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # holds server/, evolution/, models/
+PARENT_PID_ENV = "EVOSELFCODE_PARENT_PID"  # set for a child: the server it works for
+PARENT_POLL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -56,9 +61,34 @@ def child_environment(cpu_threads: int | None = None) -> dict[str, str]:
     paths = [str(PACKAGE_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env[PARENT_PID_ENV] = str(os.getpid())
     if cpu_threads is not None:
         env.setdefault("OMP_NUM_THREADS", str(cpu_threads))
     return env
+
+
+def exit_with_parent() -> None:
+    """In a child: SIGTERM to itself once the server that started it is gone.
+
+    ``stop`` cannot run when the server is killed (SIGKILL, OOM killer), and without this the
+    run would go on for nobody. The child then stops as if the server had stopped it. A
+    thread polls the parent's pid (portable, unlike prctl's PDEATHSIG, which also fires when
+    merely the spawning thread exits); nothing happens outside a server's child.
+    """
+    parent = os.environ.pop(PARENT_PID_ENV, None)
+    if parent is None or not parent.isdigit():
+        return
+    if os.getppid() != int(parent):  # already gone before we looked
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(parent):
+            time.sleep(PARENT_POLL_S)
+        log.warning("the language server (pid %s) is gone: stopping", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def spare_cpu_threads() -> int:
