@@ -29,6 +29,7 @@ from server.reasons import EmptyReason
 from server.scheduler import JobDropped, ModelWorker
 from server.settings import CompletionSettings, Settings
 from server.status import StatusBoard
+from server.typing_rhythm import TypingRhythm
 
 if TYPE_CHECKING:
     from models.types import CancelToken, CodeModel
@@ -90,6 +91,7 @@ class CompletionEngine:
         self.status = status
         self._on_stats = on_stats
         self._latest: dict[str, int] = {}  # newest request number per document (debounce)
+        self.rhythm = TypingRhythm()
         self._counter = 0
 
     async def complete(self, request: CompletionRequest) -> Answer:
@@ -123,7 +125,7 @@ class CompletionEngine:
         except DocumentError as exc:
             return empty(EmptyReason.BAD_POSITION, str(exc))
 
-    async def _debounced(self, uri: str, delay_ms: int) -> bool:
+    async def _debounced(self, uri: str, delay_ms: float) -> bool:
         """Wait ``delay_ms``; true when no newer request for ``uri`` arrived meanwhile."""
         self._counter += 1
         number = self._latest[uri] = self._counter
@@ -141,7 +143,11 @@ class CompletionEngine:
         if isinstance(located, Answer):
             return located
         if not request.invoked and settings.debounce_ms > 0:
-            if not await self._debounced(request.uri, settings.debounce_ms):
+            self.rhythm.keystroke(request.uri)
+            wait_ms = settings.debounce_ms
+            if settings.adaptive_debounce:
+                wait_ms = self.rhythm.wait_ms(request.uri, wait_ms)
+            if not await self._debounced(request.uri, wait_ms):
                 return empty(EmptyReason.DEBOUNCED, "a newer request arrived")
             located = self._locate(request)  # the document may have changed meanwhile
             if isinstance(located, Answer):

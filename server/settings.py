@@ -48,6 +48,7 @@ class RemoteSettings:
 class CompletionSettings:
     enabled: bool = True
     debounce_ms: int = bounded(75, 0, 2000)
+    adaptive_debounce: bool = True
     max_tokens: int = bounded(64, 1, 2048)
     temperature: float = bounded(0.0, 0, 2)
     top_p: float = bounded(0.95, 0.01, 1)
