@@ -2,13 +2,21 @@
 
 from evolution.codecheck.normalize import normalized_ast_hash
 from evolution.codecheck.ruff import RuffFinding, RuffUnavailable, ruff_check
-from evolution.codecheck.syntax import ast_error, syntax_error_count, tree_sitter_parse
+from evolution.codecheck.syntax import (
+    ast_error,
+    parse_or_none,
+    parse_quietly,
+    syntax_error_count,
+    tree_sitter_parse,
+)
 
 __all__ = [
     "RuffFinding",
     "RuffUnavailable",
     "ast_error",
     "normalized_ast_hash",
+    "parse_or_none",
+    "parse_quietly",
     "ruff_check",
     "syntax_error_count",
     "tree_sitter_parse",

@@ -10,7 +10,8 @@ from __future__ import annotations
 import ast
 import builtins
 import hashlib
-import warnings
+
+from evolution.codecheck.syntax import parse_or_none
 
 _BUILTINS = frozenset(dir(builtins))
 
@@ -73,11 +74,8 @@ def _drop_docstring(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
 
 def normalized_ast_hash(code: str) -> str | None:
     """SHA-256 of the canonical AST dump, or None when the code does not parse."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SyntaxWarning)
-            tree = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = parse_or_none(code)
+    if tree is None:
         return None
     if tree.body and isinstance(tree.body[0], ast.Expr):
         first = tree.body[0].value

@@ -23,6 +23,23 @@ def _parser() -> Parser:
     return Parser(Language(tree_sitter_python.language()))
 
 
+def parse_quietly(code: str) -> ast.Module:
+    """``ast.parse`` without its SyntaxWarnings (invalid escapes and the like in code that is
+    not ours to fix); raises as ``ast.parse`` does."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return ast.parse(code)
+
+
+def parse_or_none(code: str) -> ast.Module | None:
+    """The module of ``code``, or None when it does not parse (NUL bytes, absurd nesting and
+    memory exhaustion included)."""
+    try:
+        return parse_quietly(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
 def tree_sitter_parse(code: str) -> Tree:
     return _parser().parse(code.encode("utf-8", errors="surrogatepass"))
 
@@ -51,9 +68,7 @@ def _count_errors(node: Node) -> int:
 def ast_error(code: str) -> str | None:
     """None when ``code`` parses with ``ast``, else a one-line message with the position."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SyntaxWarning)
-            ast.parse(code)
+        parse_quietly(code)
     except SyntaxError as exc:
         return f"line {exc.lineno}, column {exc.offset}: {exc.msg}"
     except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting

@@ -14,12 +14,12 @@ better source of training pairs.
 from __future__ import annotations
 
 import ast
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evolution.codecheck import parse_quietly
 from evolution.datagen.config import DatagenConfig
 from evolution.datagen.errors import InputError, OutputError
 from evolution.datagen.writer import read_jsonl
@@ -103,9 +103,7 @@ def instruction_for(desc: str | None, code: str, name: str | None) -> str:
     if desc and desc.strip():
         return desc.strip()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SyntaxWarning)
-            function = ast.parse(code).body[0]
+        function = parse_quietly(code).body[0]
     except (SyntaxError, ValueError, IndexError):
         return f"Write the algorithm function `{name}` in Python."
     if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import ast
 import re
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+
+from evolution.codecheck import parse_quietly
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -156,9 +157,7 @@ def _definition(node: Node, lines: list[str]) -> Definition | None:
 
 def _import_names(text: str) -> tuple[str, ...]:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SyntaxWarning)
-            statement = ast.parse(text).body[0]
+        statement = parse_quietly(text).body[0]
     except (SyntaxError, ValueError, IndexError):
         return ()
     if not isinstance(statement, (ast.Import, ast.ImportFrom)):
@@ -186,9 +185,7 @@ def names_used(code: str) -> set[str]:
 def outline(text: str) -> str:
     """A long definition shortened to its header and docstring (``...`` for the rest)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SyntaxWarning)
-            node = ast.parse(text).body[0]
+        node = parse_quietly(text).body[0]
     except (SyntaxError, ValueError, IndexError):
         return "\n".join(text.splitlines()[:_FULL_TEXT_LINES]) + "\n# ..."
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -206,9 +203,7 @@ def outline(text: str) -> str:
 def class_outline(class_text: str, skip: str) -> str:
     """A class with its other methods shortened to signatures: the method's neighbourhood."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SyntaxWarning)
-            tree = ast.parse(class_text)
+        tree = parse_quietly(class_text)
     except (SyntaxError, ValueError):
         return outline(class_text)
     classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import ast
 import re
-import warnings
 from dataclasses import dataclass, field
+
+from evolution.codecheck import parse_or_none
 
 _FENCE = re.compile(
     r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)\n"
@@ -164,7 +165,7 @@ def _bare_code(text: str) -> str | None:
 
 def _method_out_of_class(block: Block, name: str, notes: list[str]) -> Block:
     """A block that rewrote the whole class, reduced to the method (tests stay beside it)."""
-    tree = _parse(block.text)
+    tree = parse_or_none(block.text)
     if tree is None or name in _defined_functions(block.text):
         return block
     lines = block.text.splitlines()
@@ -215,7 +216,7 @@ def _split_code_and_tests(
     text: str, name: str, is_method: bool, notes: list[str]
 ) -> tuple[str, str | None]:
     """The definitions (code) and the test statements (tests) of one block."""
-    tree = _parse(text)
+    tree = parse_or_none(text)
     if tree is None:
         return text, None  # the syntax gate will say what is wrong
     lines = text.splitlines()
@@ -267,24 +268,15 @@ def _first_line(node: ast.stmt) -> int:
 
 
 def _defined_functions(text: str) -> list[str]:
-    tree = _parse(text)
+    tree = parse_or_none(text)
     if tree is not None:
         return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     # Broken code still names its functions; the syntax gate rejects it with the reason.
     return re.findall(r"^(?:async[ \t]+)?def[ \t]+([A-Za-z_]\w*)", text, re.MULTILINE)
 
 
-def _parse(text: str) -> ast.Module | None:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SyntaxWarning)
-            return ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-
-
 def _parses(text: str) -> bool:
-    return bool(text.strip()) and _parse(text) is not None
+    return bool(text.strip()) and parse_or_none(text) is not None
 
 
 def _dedent(text: str) -> str:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import ast
 import os
 import re
-import warnings
 from dataclasses import dataclass
 
+from evolution.codecheck import parse_quietly
 from evolution.evolve.context import Definition
 from evolution.evolve.locate import FunctionLocation
 
@@ -44,9 +44,7 @@ class TestPlan:
 def plan_tests(tests: str, function_name: str) -> TestPlan:
     """Read the tests' structure; ``problem`` says why they cannot count as tests."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SyntaxWarning)
-            tree = ast.parse(tests)
+        tree = parse_quietly(tests)
     except (SyntaxError, ValueError) as exc:
         return TestPlan(0, False, (), (), (), problem=f"the tests do not parse: {exc}")
     asserts = 0

@@ -10,7 +10,8 @@ unchanged. The first rule broken is returned as a sentence; None means compatibl
 from __future__ import annotations
 
 import ast
-import warnings
+
+from evolution.codecheck import parse_or_none
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 _KINDS = ("staticmethod", "classmethod", "property")
@@ -18,11 +19,8 @@ _KINDS = ("staticmethod", "classmethod", "property")
 
 def find_function(code: str, name: str) -> FunctionNode | None:
     """The last top-level definition of ``name`` in ``code`` (None if absent or unparsable)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SyntaxWarning)
-            tree = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = parse_or_none(code)
+    if tree is None:
         return None
     found = [n for n in tree.body if isinstance(n, FunctionNode) and n.name == name]
     return found[-1] if found else None

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import ast
 import re
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from evolution.codecheck import parse_or_none
 from evolution.store.records import Decontamination
 
 _WORD = re.compile(r"\w+")
@@ -45,11 +45,8 @@ def word_ngrams(text: str, n: int) -> set[str]:
 
 def top_level_function_names(code: str) -> list[str]:
     """Names of the functions ``code`` defines at module level (none when it does not parse)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SyntaxWarning)
-            tree = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = parse_or_none(code)
+    if tree is None:
         return []
     return [
         node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))

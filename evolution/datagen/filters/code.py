@@ -29,12 +29,11 @@ import json
 import subprocess
 import tempfile
 import tokenize
-import warnings
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from evolution.codecheck import RuffUnavailable, ast_error, normalized_ast_hash
+from evolution.codecheck import RuffUnavailable, ast_error, normalized_ast_hash, parse_quietly
 
 REASONS = (
     "empty",
@@ -180,9 +179,7 @@ class CodeFilter:
 
 
 def _only_function(code: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SyntaxWarning)
-        tree = ast.parse(code)
+    tree = parse_quietly(code)
     if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
     return tree.body[0]
