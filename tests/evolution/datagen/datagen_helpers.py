@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +116,17 @@ def outputs(folder: Path) -> dict[str, str]:
             if path.is_file():
                 found[f"{stage}/{name}"] = path.read_text()
     return found
+
+
+class FullDisk:
+    """Stands in for os.write: accepts ``room`` bytes in all, then fails with ENOSPC."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+
+    def __call__(self, fd: int, data: bytes) -> int:
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written = os.write(fd, data[: self.room])
+        self.room -= written
+        return written

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 import socket
 
 import pytest
-from datagen_helpers import lines, make_config, outputs, run
+from datagen_helpers import FullDisk, lines, make_config, outputs, run
 
 from evolution.datagen import OutputError
 from evolution.datagen.writer import Parts
 from evolution.testserver import Fault
 
 ITEMS = 6  # 3 requests per arm
-
-
-class FullDisk:
-    """Stands in for os.write: ``room`` bytes in all, then ENOSPC."""
-
-    def __init__(self, room: int) -> None:
-        self.room = room
-
-    def __call__(self, fd: int, data: bytes) -> int:
-        if self.room <= 0:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        written = os.write(fd, data[: self.room])
-        self.room -= written
-        return written
 
 
 @pytest.fixture

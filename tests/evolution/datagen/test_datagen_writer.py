@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 
 import pytest
+from datagen_helpers import FullDisk
 
 from evolution.datagen import InputError, OutputError, RunLocked
 from evolution.datagen.writer import Parts, read_jsonl, write_jsonl
@@ -17,20 +16,6 @@ def group(item: str, size: int = 3) -> list[dict]:
     return [
         {"id": f"{item}#{i}", "item_id": item, "group_size": size, "text": "x"} for i in range(size)
     ]
-
-
-class FullDisk:
-    """Stands in for os.write: accepts ``room`` bytes in all, then fails with ENOSPC."""
-
-    def __init__(self, room: int) -> None:
-        self.room = room
-
-    def __call__(self, fd: int, data: bytes) -> int:
-        if self.room <= 0:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        written = os.write(fd, data[: self.room])
-        self.room -= written
-        return written
 
 
 def test_groups_roll_over_into_new_files_and_read_back(tmp_path) -> None:
