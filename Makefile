@@ -9,28 +9,43 @@ STAMPS := .stamps
 # torch first and exactly this version: on the project's machines it is a CPU wheel on disk;
 # any other spec pulls gigabytes of CUDA packages.
 TORCH_SPEC ?= torch==2.13.0
+# Every other Python package comes from uv.lock (`make lock` makes it), installed by this uv.
+UV_SPEC ?= uv==0.13.9
+UV := $(VENV)/bin/uv
 
 PY_SOURCES := $(shell find server models evolution evaluation -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null)
 TS_SOURCES := $(shell find extension/src -name '*.ts' 2>/dev/null)
 
-.PHONY: help setup python node extension demo test lint typecheck pytest test-extension e2e bench clean
+.PHONY: help setup python lock lock-check node extension demo test lint typecheck pytest test-extension e2e bench clean
 
 help:
 	@echo "make demo   set up, then run the whole loop on the smoke model"
 	@echo "make test   set up, then lint, type-check and run every test"
 	@echo "make bench  run the benchmarks in bench/ (each prints a JSON line)"
+	@echo "make lock   re-resolve uv.lock from pyproject.toml (PACKAGE=name upgrades that one)"
 
 setup: python node extension
 
 # --- Python ---------------------------------------------------------------------------------
+# uv sync --locked fails rather than re-resolve when uv.lock and pyproject.toml disagree;
+# --inexact keeps torch, which the lock leaves to TORCH_SPEC.
 python: $(STAMPS)/python
-$(STAMPS)/python: pyproject.toml
+$(STAMPS)/python: pyproject.toml uv.lock
 	@mkdir -p $(STAMPS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)" "$(UV_SPEC)"
+	$(UV) sync --quiet --locked --inexact --extra dev --group torch-runtime
+	$(PY) -m pip check
 	touch $@
+
+# Re-resolve after editing pyproject.toml; `make lock PACKAGE=transformers` moves that package to
+# its newest allowed version, `make lock PACKAGE=all` every package.
+lock: $(STAMPS)/python
+	$(UV) lock $(if $(filter all,$(PACKAGE)),--upgrade,$(if $(PACKAGE),--upgrade-package $(PACKAGE)))
+
+# The resolver's own check that uv.lock still matches pyproject.toml.
+lock-check: $(STAMPS)/python
+	$(UV) lock --check
 
 # --- Extension ------------------------------------------------------------------------------
 node: $(STAMPS)/node
@@ -49,7 +64,7 @@ evoselfcode.vsix: dist/extension.js package.json pyproject.toml .vscodeignore sc
 demo: setup
 	$(VENV)/bin/evoselfcode demo
 
-test: setup lint typecheck pytest test-extension e2e
+test: setup lock-check lint typecheck pytest test-extension e2e
 
 lint: $(STAMPS)/python
 	$(VENV)/bin/ruff check .
@@ -59,8 +74,13 @@ typecheck: $(STAMPS)/python $(STAMPS)/node
 	npx --no-install pyright
 	npm run --silent typecheck
 
+# pytest-randomly shuffles the order on every run, so a test that leans on another one fails.
+# The seed is printed first: `make pytest SEED=N` repeats that order.
+SEED ?= $(shell date +%s)
+SEED := $(SEED)
 pytest: $(STAMPS)/python
-	$(PY) -m pytest -q
+	@echo "pytest in a shuffled order: SEED=$(SEED)"
+	$(PY) -m pytest -q -p randomly --randomly-seed=$(SEED)
 
 # The unit tests run the interpreter preflight with .venv's Python, hence the python stamp.
 test-extension: $(STAMPS)/node $(STAMPS)/python

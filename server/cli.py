@@ -38,11 +38,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from models.environment import (
+        EXIT_INCOMPATIBLE,
+        IncompatibleEnvironmentError,
+        check_environment,
+    )
     from server.runs.child import exit_with_parent
 
     parser = build_parser()
     args = parser.parse_args(argv)
     exit_with_parent()  # a run the language server started ends with the server
+    if args.command != "serve":  # the server says it in its status and log instead
+        try:
+            check_environment()
+        except IncompatibleEnvironmentError as exc:
+            print(f"evoselfcode: {exc}", file=sys.stderr)
+            return EXIT_INCOMPATIBLE
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -54,9 +54,12 @@ class ModelSpec:
 
 
 def load(spec: ModelSpec) -> CodeModel:
-    """Load ``spec`` (imports torch and transformers: call it off the event loop)."""
+    """Load ``spec`` (imports torch and transformers: call it off the event loop). Fails with
+    the fix when the installed packages do not work together."""
     from models import load_model
+    from models.environment import check_environment
 
+    check_environment()
     return load_model(
         spec.name,
         device=spec.device,

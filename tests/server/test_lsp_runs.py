@@ -4,11 +4,16 @@ The serving model is the endless smoke model (RANDOM WEIGHTS: it never stops a l
 completion is never empty; pass rates are ~0 and mean nothing). Tests assert the plumbing:
 progress, notifications, files per model version, the hot swap to a promoted adapter,
 refusing a second run, cancelling, and completions answered while a fine-tune trains.
+
+The tests share one server (starting it and its model costs seconds) but not their results:
+each waits for its own run by id, and the promoted adapter that several need comes from
+``promoted_fine_tune``, run by whichever test asks first. Any order passes, each test alone too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from pathlib import Path
@@ -54,6 +59,7 @@ QUICK = {
 # Completions go in comments, where the junk model's text never breaks the syntax.
 COMMENTS = ("    # add the numbers: ", "    # then return the sum: ")
 SOURCE = f"def add(a, b):\n{COMMENTS[0]}\n{COMMENTS[1]}\n    return a + b\n"
+CALLS = itertools.count()  # numbers the documents of ``complete``
 
 
 def fill_store(data_dir: Path, count: int = 16) -> None:
@@ -72,6 +78,7 @@ async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory
     fill_store(data_dir)
     lsp_client.statuses = record_status(lsp_client)  # type: ignore[attr-defined]
     lsp_client.results = {"evaluation": [], "finetune": []}  # type: ignore[attr-defined]
+    lsp_client.promoted_fine_tune = None  # type: ignore[attr-defined]
     for kind in ("evaluation", "finetune"):
         method = f"evoselfcode/{kind}Result"
         lsp_client.feature(method)(
@@ -88,7 +95,6 @@ async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory
     lsp_client.data_dir = data_dir  # type: ignore[attr-defined]
     lsp_client.model_dir = endless_model_dir  # type: ignore[attr-defined]
     lsp_client.doc_uri = (workspace / "ops.py").as_uri()  # type: ignore[attr-defined]
-    open_document(lsp_client, lsp_client.doc_uri, SOURCE)
     yield
     await lsp_client.shutdown_session()
 
@@ -102,13 +108,35 @@ async def command(client: LanguageClient, name: str, argument: dict | None = Non
     )
 
 
-async def result_of(client: LanguageClient, kind: str, count: int) -> dict:
-    found = await wait_for(
-        lambda: len(client.results[kind]) >= count and client.results[kind][count - 1],
+async def result_of(client: LanguageClient, kind: str, run_id: str) -> dict:
+    """The ``evoselfcode/{kind}Result`` notification of run ``run_id``."""
+    return await wait_for(
+        lambda: next((r for r in client.results[kind] if r["runId"] == run_id), None),
         timeout=RUN_TIMEOUT_S,
-        what=f"evoselfcode/{kind}Result",
+        what=f"evoselfcode/{kind}Result of {run_id}",
     )
-    return found
+
+
+async def promoted_fine_tune(client: LanguageClient) -> dict:
+    """A quick fine-tune that was promoted and hot-swapped in: run once, by the first test that
+    needs one. Returns its result, run folder, progress bar and the statuses during the run."""
+    if client.promoted_fine_tune is None:
+        known, mark = set(client.progress_reports), len(client.statuses)
+        started = await command(client, "evoselfcode.fineTune", {"overrides": QUICK})
+        result = await result_of(client, "finetune", started["runId"])
+        assert result["status"] == "finished" and result["promoted"] is True, result["reason"]
+        await wait_for(
+            lambda: any(s["adapter"] == result["adapterId"] for s in client.statuses[mark:]),
+            what="the hot swap to the new adapter",
+        )
+        client.promoted_fine_tune = {
+            "started": started,
+            "result": result,
+            "run_dir": client.data_dir / "finetune" / started["runId"],
+            "bar": progress_of(client, "EvoSelfCode: fine-tuning", known),
+            "statuses": client.statuses[mark:],
+        }
+    return client.promoted_fine_tune
 
 
 def progress_of(client: LanguageClient, title: str, known: set) -> list:
@@ -120,11 +148,14 @@ def progress_of(client: LanguageClient, title: str, known: set) -> list:
 
 async def complete(client: LanguageClient, comment: int = 0) -> tuple[list, float]:
     """An inline completion at the end of comment line ``comment``; its items and latency.
-    Asserts that the model ran for it (no cached answer)."""
+    Asserts that the model ran for it: each call opens a document of its own, with a last line
+    no other call has, so that no test is answered from the cache of another."""
+    uri = client.doc_uri.replace(".py", f"-{next(CALLS)}.py")
+    open_document(client, uri, f"{SOURCE}# {uri}\n")
     generated = (await command(client, "evoselfcode.status", {}))["completions"]["generated"]
     started = time.perf_counter()
     answer = await client.text_document_inline_completion_async(
-        inline_params(client.doc_uri, 1 + comment, len(COMMENTS[comment]))
+        inline_params(uri, 1 + comment, len(COMMENTS[comment]))
     )
     latency_ms = (time.perf_counter() - started) * 1000
     assert isinstance(answer, types.InlineCompletionList)
@@ -141,12 +172,13 @@ async def test_evaluate_relays_progress_and_keeps_the_result_per_model_version(c
         await command(client, "evoselfcode.evaluate", {"limit": 1})
     assert error.value.code == REQUEST_FAILED and "already running" in error.value.message
 
-    result = await result_of(client, "evaluation", 1)
-    assert result["runId"] == started["runId"]
+    serving = (await command(client, "evoselfcode.status", {}))["adapter"]
+    result = await result_of(client, "evaluation", started["runId"])
     assert result["dataset"] == "humaneval" and result["tasks"] == 2
     assert 0.0 <= result["passAt1"] <= 1.0 and len(result["ci95"]) == 2
     assert sum(result["counts"].values()) == 2
-    assert result["modelVersion"] == client.model_dir.name  # no adapter promoted yet
+    version = client.model_dir.name + (f"@{serving}" if serving else "")
+    assert result["modelVersion"] == version  # the model (and adapter) that was serving
     out_dir = Path(result["outDir"])
     assert out_dir.parent.parent == client.data_dir / "eval"
     assert out_dir.parent.name == result["modelVersion"]
@@ -171,7 +203,7 @@ async def test_evaluate_relays_progress_and_keeps_the_result_per_model_version(c
 async def test_a_cancelled_evaluation_stores_nothing(client):
     known = set(client.progress_reports)
     before = sorted((client.data_dir / "eval").rglob("summary.json"))
-    await command(client, "evoselfcode.evaluate", {"limit": 30})
+    started = await command(client, "evoselfcode.evaluate", {"limit": 30})
     token = await wait_for(
         lambda: next((t for t in client.progress_reports if t not in known), None),
         what="the evaluation's progress",
@@ -188,7 +220,7 @@ async def test_a_cancelled_evaluation_stores_nothing(client):
         what="the end of the evaluation",
     )
     assert end.message == "cancelled; nothing stored"
-    assert len(client.results["evaluation"]) == 1
+    assert all(r["runId"] != started["runId"] for r in client.results["evaluation"])
     assert sorted((client.data_dir / "eval").rglob("summary.json")) == before
 
 
@@ -197,7 +229,21 @@ async def test_completions_are_served_while_a_fine_tune_trains_and_it_can_be_can
     assert idle
     long_run = {**QUICK, "epochs": 100.0, "autoPromote": False}  # ~800 steps
     mark = len(client.statuses)
-    await command(client, "evoselfcode.fineTune", {"overrides": long_run})
+    started = await command(client, "evoselfcode.fineTune", {"overrides": long_run})
+    try:
+        await train_while_completing(client, mark, idle_ms)
+    finally:  # a failure above must not leave the run going for the tests after this one
+        cancelled = await command(client, "evoselfcode.cancelFineTune", {})
+    assert cancelled == {"cancelled": True}
+    result = await result_of(client, "finetune", started["runId"])
+    assert result["status"] == "cancelled" and result["promoted"] is False
+    assert "checkpoint is kept" in result["reason"]
+    assert await command(client, "evoselfcode.cancelFineTune", {}) == {"cancelled": False}
+    status = await command(client, "evoselfcode.status", {})
+    assert status["finetune"]["state"] == "cancelled"
+
+
+async def train_while_completing(client: LanguageClient, mark: int, idle_ms: float) -> None:
     await wait_for(
         lambda: any(s.get("finetune", {}).get("state") == "train" for s in client.statuses[mark:]),
         timeout=RUN_TIMEOUT_S,
@@ -212,42 +258,27 @@ async def test_completions_are_served_while_a_fine_tune_trains_and_it_can_be_can
     with pytest.raises(JsonRpcException) as error:
         await command(client, "evoselfcode.fineTune", {"overrides": QUICK})
     assert error.value.code == REQUEST_FAILED and "already going" in error.value.message
-    assert await command(client, "evoselfcode.cancelFineTune", {}) == {"cancelled": True}
-    result = await result_of(client, "finetune", 1)
-    assert result["status"] == "cancelled" and result["promoted"] is False
-    assert "checkpoint is kept" in result["reason"]
-    assert await command(client, "evoselfcode.cancelFineTune", {}) == {"cancelled": False}
-    status = await command(client, "evoselfcode.status", {})
-    assert status["finetune"]["state"] == "cancelled"
 
 
 async def test_a_fine_tune_is_relayed_promoted_and_hot_swapped(client):
-    known = set(client.progress_reports)
-    started = await command(client, "evoselfcode.fineTune", {"overrides": QUICK})
-    run_dir = client.data_dir / "finetune" / started["runId"]
-    result = await result_of(client, "finetune", 2)
-    assert result["runId"] == started["runId"] and result["status"] == "finished"
-    assert result["promoted"] is True, result["reason"]
+    tuned = await promoted_fine_tune(client)
+    result = tuned["result"]
     assert result["adapterId"] and Path(result["reportPath"]).is_file()
-    assert run_dir.is_dir()  # the run folder the command named
-    bar = progress_of(client, "EvoSelfCode: fine-tuning", known)
-    reports = [v.message or "" for v in bar if isinstance(v, types.WorkDoneProgressReport)]
+    assert tuned["run_dir"].is_dir()  # the run folder the command named
+    reports = [v.message or "" for v in tuned["bar"] if isinstance(v, types.WorkDoneProgressReport)]
     assert any(m.startswith("step ") and "loss" in m for m in reports), reports
     trained = [
-        s["finetune"] for s in client.statuses if s.get("finetune", {}).get("state") == "train"
+        s["finetune"] for s in tuned["statuses"] if s.get("finetune", {}).get("state") == "train"
     ]
     assert trained and trained[-1]["total"] > 0 and trained[-1]["loss"] is not None
 
-    swapped = await wait_for(
-        lambda: next((s for s in client.statuses if s["adapter"] == result["adapterId"]), None),
-        what="the hot swap to the new adapter",
-    )
+    swapped = next(s for s in tuned["statuses"] if s["adapter"] == result["adapterId"])
     assert swapped["state"] == "ready" and swapped["finetune"]["state"] == "finished"
     await complete(client, 1)  # the tuned model runs (its junk may now end at once: no items)
 
 
 async def test_adapters_roll_back_and_promote_with_a_hot_swap(client):
-    adapter = client.results["finetune"][-1]
+    adapter = (await promoted_fine_tune(client))["result"]
     listed = await command(client, "evoselfcode.adapters", {"action": "list"})
     assert listed["promoted"] == adapter["adapterId"]
     [entry] = listed["adapters"]
@@ -291,8 +322,9 @@ async def test_training_data_counts_the_pairs(client):
 async def test_the_last_evaluation_is_in_the_status_after_a_restart(client):
     from server.runs.evaluation import last_evaluation, status_of
 
-    newest = last_evaluation(client.data_dir)  # the promotion gate's run of the candidate
-    assert newest is not None and "@ft-" in newest["modelVersion"]
+    await promoted_fine_tune(client)  # its promotion gate evaluated the candidate
+    newest = last_evaluation(client.data_dir)
+    assert newest is not None
     assert (await command(client, "evoselfcode.status", {}))["evaluation"] == status_of(newest)
     raw = await RawClient.start()
     try:
