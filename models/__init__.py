@@ -23,6 +23,7 @@ from models.prompts import (
     fim_prompt,
     repo_fim_prompt,
 )
+from models.speculation import Speculation
 from models.types import CancelToken, CodeModel, Generation, ModelInfo, SamplingParams
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "Prompt",
     "RemoteBackendError",
     "SamplingParams",
+    "Speculation",
     "UnsupportedError",
     "build_infill_prompt",
     "chat_prompt",

@@ -20,6 +20,15 @@ SHAPES: dict[str, dict[str, Any]] = {
     "bench": dict(
         hidden_size=512, num_layers=8, intermediate_size=1408, num_heads=8, num_kv_heads=2
     ),
+    # Qwen2.5-Coder-0.5B's config.json (tied embeddings, 151,936 vocabulary rows)
+    "qwen2.5-coder-0.5b": dict(
+        hidden_size=896,
+        num_layers=24,
+        intermediate_size=4864,
+        num_heads=14,
+        num_kv_heads=2,
+        vocab_size=151936,
+    ),
     # Qwen2.5-Coder-1.5B's config.json (tied embeddings, 151,936 vocabulary rows)
     "qwen2.5-coder-1.5b": dict(
         hidden_size=1536,

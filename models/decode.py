@@ -1,19 +1,24 @@
-"""The decoding loops: one sequence (streaming, stop checks, prefix cache) and a left-padded batch.
+"""The decoding loops: one sequence (streaming, stop checks, prefix cache, speculation) and a
+left-padded batch.
 
 Both call ``forward(input_ids[B,T], position_ids[B,T], cache, attention_mask[B,S] | None)`` which
-returns the last position's logits ``[B, vocab]`` in float32. Cancellation and the wall-clock
-limit are checked before every token and between prefill chunks.
+returns the last position's logits ``[B, vocab]`` in float32; speculation also calls
+``forward_tail(input_ids[1,T], position_ids[1,T], cache, keep)`` for the last ``keep``
+positions' logits ``[1, keep, vocab]``. Cancellation and the wall-clock limit are checked before
+every token and between prefill chunks.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from models.decode_steps import DecodeSteps
 from models.encoding import Codec
 from models.sampling import TokenPicker
+from models.speculation import DraftGovernor, Speculation
 from models.textstream import IncrementalDecoder, StopStrings
 from models.types import (
     CancelToken,
@@ -54,10 +59,63 @@ class Runtime:
     codec: Codec
     device: str
     prefill_chunk: int = 512
+    forward_tail: Forward | None = None  # without it, no speculation
 
 
 def _ms(since: float) -> float:
     return (time.perf_counter() - since) * 1000.0
+
+
+class Output:
+    """Generated tokens becoming text: streaming, stop strings, ``stop_check``, the length cap.
+
+    Every token goes through ``take`` in order, drafted or not, so stops and streaming behave
+    the same with and without speculation.
+    """
+
+    def __init__(
+        self,
+        codec: Codec,
+        params: SamplingParams,
+        on_text: TextCallback | None = None,
+        stop_check: StopCheck | None = None,
+    ) -> None:
+        self.tokens: list[int] = []
+        self.stops = StopStrings(params.stop)
+        self.reason: FinishReason | None = None
+        self._decoder = IncrementalDecoder(codec.decode)
+        self._stop_ids = codec.stop_ids
+        self._max_new = params.max_new_tokens
+        self._on_text = on_text
+        self._stop_check = stop_check
+
+    def take(self, token: int) -> bool:
+        """Add one token; true when the output is finished (``reason`` says why)."""
+        if token in self._stop_ids:
+            self.reason = "eos"
+            return True
+        self.tokens.append(token)
+        self._show(self.stops.feed(self._decoder.push(token)))
+        checked = self._stop_check is not None and self._stop_check(self.stops.text)
+        if self.stops.stopped or checked:
+            self.reason = "stop"
+        elif len(self.tokens) >= self._max_new:
+            self.reason = "length"
+        return self.reason is not None
+
+    def finish(self, fallback: FinishReason | None) -> FinishReason:
+        """Release held-back text; a stop string completed by it makes the reason ``"stop"``."""
+        if not self.stops.stopped:
+            self._show(self.stops.feed(self._decoder.flush()) + self.stops.finish())
+        if self.stops.stopped:
+            self.reason = "stop"
+        self.reason = self.reason or fallback
+        assert self.reason is not None
+        return self.reason
+
+    def _show(self, piece: str) -> None:
+        if piece and self._on_text is not None:
+            self._on_text(piece)
 
 
 def decode_one(
@@ -70,9 +128,14 @@ def decode_one(
     *,
     on_text: TextCallback | None = None,
     stop_check: StopCheck | None = None,
+    speculation: Speculation | None = None,
+    governor: DraftGovernor | None = None,
 ) -> tuple[Generation, list[int]]:
     """Generate after ``ids`` whose first ``n_cached`` tokens are in ``cache``.
 
+    With ``speculation`` a step feeds the last token plus a draft looked up in the text so far
+    and keeps the drafted tokens the model agrees with (``models.decode_steps``); ``governor``
+    (the model's, kept between calls) says where checking a draft pays.
     Returns the generation and the ids whose keys and values ``cache`` now holds.
     """
     import torch
@@ -95,80 +158,25 @@ def decode_one(
         prefill_ms = _ms(t_prefill)
 
         t_decode = time.perf_counter()
-        generated: list[int] = []
-        decoder = IncrementalDecoder(rt.codec.decode)
-        stops = StopStrings(params.stop)
-        picker = TokenPicker(params, rt.codec.stop_ids, rt.device)
-        while reason is None:
-            if reason := deadline.reason():
-                break
+        out = Output(rt.codec, params, on_text, stop_check)
+        loop = DecodeSteps(rt, params, ids, cache, fed, speculation, governor)
+        if reason is None:
             assert logits is not None
-            token = int(picker.pick(logits, len(generated))[0])
-            if token in rt.codec.stop_ids:
-                reason = "eos"
-                break
-            generated.append(token)
-            piece = stops.feed(decoder.push(token))
-            if piece and on_text is not None:
-                on_text(piece)
-            if stops.stopped or (stop_check is not None and stop_check(stops.text)):
-                reason = "stop"
-            elif len(generated) >= params.max_new_tokens:
-                reason = "length"
-            else:
-                step = torch.tensor([[token]], device=rt.device)
-                logits = rt.forward(step, torch.tensor([[len(fed)]], device=rt.device), cache, None)
-                fed.append(token)
-        if not stops.stopped:
-            tail = stops.feed(decoder.flush())
-            tail += stops.finish()
-            if tail and on_text is not None:
-                on_text(tail)
-            if stops.stopped:
-                reason = "stop"
-    assert reason is not None
+            reason = loop.run(logits, out, deadline)
+    reason = out.finish(reason)
     generation = Generation(
-        text=stops.text,
+        text=out.stops.text,
         finish_reason=reason,
         prompt_tokens=len(ids),
         cached_tokens=n_cached,
-        new_tokens=len(generated),
+        new_tokens=len(out.tokens),
         prefill_ms=prefill_ms,
         decode_ms=_ms(t_decode),
-        token_ids=tuple(generated),
+        token_ids=tuple(out.tokens),
+        draft_tokens=loop.drafted,
+        accepted_draft_tokens=loop.accepted,
     )
     return generation, fed
-
-
-@dataclass
-class _Row:
-    """One sequence of a batch while it is being generated."""
-
-    decoder: IncrementalDecoder
-    stops: StopStrings
-    generated: list[int] = field(default_factory=list)
-    reason: FinishReason | None = None
-
-    def push(self, token: int, stop_ids: frozenset[int], max_new: int) -> bool:
-        """Take one token; true when this row is finished."""
-        if token in stop_ids:
-            self.reason = "eos"
-            return True
-        self.generated.append(token)
-        self.stops.feed(self.decoder.push(token))
-        if self.stops.stopped:
-            self.reason = "stop"
-        elif len(self.generated) >= max_new:
-            self.reason = "length"
-        return self.reason is not None
-
-    def finish(self, fallback: FinishReason) -> None:
-        if not self.stops.stopped:
-            self.stops.feed(self.decoder.flush())
-            self.stops.finish()
-        if self.stops.stopped:
-            self.reason = "stop"
-        self.reason = self.reason or fallback
 
 
 def decode_batch(
@@ -189,7 +197,7 @@ def decode_batch(
     positions = (mask.cumsum(-1) - 1).clamp(min=0)  # real tokens count from 0 after the padding
     input_ids, mask, positions = (t.to(rt.device) for t in (input_ids, mask, positions))
 
-    states = [_Row(IncrementalDecoder(rt.codec.decode), StopStrings(params.stop)) for _ in rows]
+    states = [Output(rt.codec, params) for _ in rows]
     active = list(range(len(rows)))
     picker = TokenPicker(params, rt.codec.stop_ids, rt.device)
     reason: FinishReason | None = None
@@ -204,11 +212,7 @@ def decode_batch(
             if reason := deadline.reason():
                 break
             tokens = picker.pick(logits, step).tolist()
-            keep = [
-                j
-                for j, i in enumerate(active)
-                if not states[i].push(tokens[j], rt.codec.stop_ids, params.max_new_tokens)
-            ]
+            keep = [j for j, i in enumerate(active) if not states[i].take(tokens[j])]
             if not keep:
                 break
             if len(keep) < len(active):
@@ -221,19 +225,17 @@ def decode_batch(
             logits = rt.forward(step_ids, next_pos[:, None], cache, mask)
             next_pos = next_pos + 1
     decode_ms = _ms(t_decode)
-    results = []
-    for row, state in zip(rows, states, strict=True):
-        state.finish(reason or "length")
-        assert state.reason is not None
-        results.append(
-            Generation(
-                text=state.stops.text,
-                finish_reason=state.reason,
-                prompt_tokens=len(row),
-                new_tokens=len(state.generated),
-                prefill_ms=prefill_ms,
-                decode_ms=decode_ms,
-                token_ids=tuple(state.generated),
-            )
+    fallback: FinishReason = reason or "length"
+    reasons: list[FinishReason] = [s.finish(fallback) for s in states]  # flushes held text
+    return [
+        Generation(
+            text=state.stops.text,
+            finish_reason=why,
+            prompt_tokens=len(row),
+            new_tokens=len(state.tokens),
+            prefill_ms=prefill_ms,
+            decode_ms=decode_ms,
+            token_ids=tuple(state.tokens),
         )
-    return results
+        for row, state, why in zip(rows, states, reasons, strict=True)
+    ]

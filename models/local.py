@@ -3,6 +3,8 @@
 One model serves many threads (the language server's completion worker, chat, evaluation):
 generations are serialized by a lock; a waiting call still notices its cancel token and time
 limit. The KV cache of the last single generation is kept for the next one (prefix reuse).
+Single generations decode speculatively by default (``speculation``; ``None`` turns it off):
+prompt-lookup drafts, checked where that is measured to pay on this machine.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from models.chat import chat_prompt
 from models.decode import Deadline, Runtime, decode_batch, decode_one
 from models.encoding import Codec
 from models.prefix_cache import PrefixCache
+from models.speculation import DraftGovernor, Speculation
 from models.tokens import Prompt
 from models.types import (
     CancelToken,
@@ -37,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 PromptLike = str | Prompt | Sequence[int]
 
+DEFAULT_SPECULATION = Speculation()
+
 
 class LocalModel:
     """A loaded model with its tokenizer; build it with ``models.load_model``."""
@@ -49,6 +54,7 @@ class LocalModel:
         *,
         prefix_cache: bool = True,
         prefill_chunk: int = 512,
+        speculation: Speculation | None = DEFAULT_SPECULATION,
     ) -> None:
         self._model = hf_model.eval()
         eos = hf_model.generation_config.eos_token_id
@@ -57,8 +63,16 @@ class LocalModel:
         self._info = info
         self._lock = threading.Lock()
         self._runtime = Runtime(
-            self._forward, self._new_cache, self.codec, info.device, prefill_chunk
+            self._forward,
+            self._new_cache,
+            self.codec,
+            info.device,
+            prefill_chunk,
+            forward_tail=self._forward_tail,
         )
+        # Prompt-lookup drafting for ``generate``; read once per call, so it can be reassigned.
+        self.speculation = speculation
+        self._governor = DraftGovernor()  # measures this machine's costs as generations run
         self._prefix = PrefixCache(self._new_cache, enabled=prefix_cache)
         self._adapters = AdapterSet(hf_model)
         self._render_template = _template_renderer(hf_tokenizer)
@@ -127,6 +141,8 @@ class LocalModel:
                 deadline,
                 on_text=on_text,
                 stop_check=stop_check,
+                speculation=self.speculation,
+                governor=self._governor,
             )
             self._prefix.store(cache, cached_ids)
             return generation
@@ -248,15 +264,31 @@ class LocalModel:
         cache: Any,
         attention_mask: torch.Tensor | None,
     ) -> torch.Tensor:
+        return self._logits(input_ids, position_ids, cache, attention_mask, 1)[:, -1]  # [B, vocab]
+
+    def _forward_tail(
+        self, input_ids: torch.Tensor, position_ids: torch.Tensor, cache: Any, keep: int
+    ) -> torch.Tensor:
+        """Logits of the last ``keep`` fed positions (a speculative draft's check)."""
+        return self._logits(input_ids, position_ids, cache, None, keep)  # [B, keep, vocab]
+
+    def _logits(
+        self,
+        input_ids: torch.Tensor,
+        position_ids: torch.Tensor,
+        cache: Any,
+        attention_mask: torch.Tensor | None,
+        keep: int,
+    ) -> torch.Tensor:
         out = self._model(
             input_ids=input_ids,
             position_ids=position_ids,
             attention_mask=attention_mask,
             past_key_values=cache,
             use_cache=True,
-            logits_to_keep=1,
+            logits_to_keep=keep,  # the vocabulary projection only where logits are used
         )
-        return out.logits[:, -1, :].float()  # [B, vocab]
+        return out.logits.float()  # [B, keep, vocab]
 
 
 def _template_renderer(hf_tokenizer: Any) -> Any:

@@ -71,7 +71,11 @@ class SamplingParams:
 
 @dataclass(frozen=True)
 class Generation:
-    """One completion and what it cost. ``cached_tokens`` of the prompt came from the KV cache."""
+    """One completion and what it cost. ``cached_tokens`` of the prompt came from the KV cache.
+
+    ``draft_tokens`` were proposed by speculative decoding and checked by the model;
+    ``accepted_draft_tokens`` of them were confirmed (their ratio is the acceptance rate).
+    """
 
     text: str
     finish_reason: FinishReason
@@ -81,6 +85,8 @@ class Generation:
     prefill_ms: float = 0.0
     decode_ms: float = 0.0
     token_ids: tuple[int, ...] = field(default=(), repr=False)
+    draft_tokens: int = 0
+    accepted_draft_tokens: int = 0
 
     @classmethod
     def cancelled_before_start(cls) -> Generation:
