@@ -28,9 +28,12 @@ class ProgressReporter:
         *,
         json_lines: bool = False,
         stream: IO[str] | None = None,
+        initial: int = 0,
     ) -> None:
+        """``initial``: what a resumed run had done before (the bar's rate and ETA count
+        only what this run does)."""
         self.total = total
-        self.done = 0
+        self.done = initial
         self.json_lines = json_lines
         self._stream = stream or sys.stdout
         self._reader_gone = False
@@ -39,7 +42,9 @@ class ProgressReporter:
             from tqdm import tqdm
 
             # disable=None turns the bar off when stderr is not a terminal.
-            self._bar = tqdm(total=total, desc=description, file=sys.stderr, disable=None)
+            self._bar = tqdm(
+                total=total, desc=description, file=sys.stderr, disable=None, initial=initial
+            )
 
     def emit(self, event: str, **fields: Any) -> None:
         """Write one JSON line (json mode only)."""

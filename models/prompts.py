@@ -44,6 +44,7 @@ __all__ = [
     "fim_prompt",
     "prompt_tokens",
     "repo_fim_prompt",
+    "repo_prompt",
     "trim_prompt",
 ]
 
@@ -64,10 +65,9 @@ def fim_prompt(prefix: str, suffix: str) -> Prompt:
     )
 
 
-def repo_fim_prompt(
-    repo: str, files: Sequence[tuple[str, str]], path: str, prefix: str, suffix: str
-) -> Prompt:
-    """Repo-level FIM prompt: other ``(path, content)`` files first, then the current file."""
+def repo_prompt(repo: str, files: Sequence[tuple[str, str]]) -> Prompt:
+    """Repo-level context: ``<|repo_name|>{repo}\\n``, then per ``(path, content)`` file
+    ``<|file_sep|>{path}\\n{content}\\n`` (what pretraining's repo-level samples look like)."""
     parts = [special(REPO_NAME), Segment(f"{repo}\n")]
     for group, (file_path, content) in enumerate(files):
         parts += [
@@ -75,7 +75,14 @@ def repo_fim_prompt(
             Segment(f"{file_path}\n", "text", group),
             Segment(_with_final_newline(content), "context", group),
         ]
-    parts += [special(FILE_SEP), Segment(f"{path}\n")]
+    return join_prompt(parts)
+
+
+def repo_fim_prompt(
+    repo: str, files: Sequence[tuple[str, str]], path: str, prefix: str, suffix: str
+) -> Prompt:
+    """Repo-level FIM prompt: other ``(path, content)`` files first, then the current file."""
+    parts = [*repo_prompt(repo, files).segments, special(FILE_SEP), Segment(f"{path}\n")]
     return join_prompt([*parts, *fim_prompt(prefix, suffix).segments])
 
 

@@ -12,26 +12,11 @@ import json
 import sysconfig
 from pathlib import Path
 
+from models.bpe import CHATML_TEMPLATE, QWEN_PRETOKENIZE_REGEX, train_bpe
 from models.tokens import QWEN_SPECIAL_TOKENS
 
-# The chat template of Qwen2.5-Coder-Instruct, without tool calling.
-CHATML_TEMPLATE = (
-    "{%- if messages[0]['role'] != 'system' %}"
-    "{{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. "
-    "You are a helpful assistant.<|im_end|>\\n' }}"
-    "{%- endif %}"
-    "{%- for message in messages %}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
-)
-
-# Qwen2Tokenizer replaces the saved pre-tokenizer with this regex on load, so the BPE is
-# trained with it too; otherwise the tokenizer would change between save and load.
-QWEN_PRETOKENIZE_REGEX = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"""
-    r"""| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
+# Re-exported: older imports name them here.
+__all__ = ["CHATML_TEMPLATE", "QWEN_PRETOKENIZE_REGEX", "QWEN_SPECIAL_TOKENS"]
 
 SMOKE_MARKER = "evoselfcode-smoke.json"
 
@@ -48,34 +33,8 @@ def _training_corpus(max_files: int = 400) -> list[str]:
 
 
 def build_tokenizer(vocab_size: int = 4096):
-    """Train the byte-level BPE and wrap it as a transformers fast tokenizer."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(QWEN_PRETOKENIZE_REGEX), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=list(QWEN_SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    bpe.train_from_iterator(_training_corpus(), trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=bpe,
-        eos_token="<|endoftext|>",
-        pad_token="<|endoftext|>",
-        extra_special_tokens=list(QWEN_SPECIAL_TOKENS[1:]),
-        chat_template=CHATML_TEMPLATE,
-        model_max_length=32768,
-        clean_up_tokenization_spaces=False,
-    )
+    """Train the smoke model's byte-level BPE and wrap it as a transformers fast tokenizer."""
+    return train_bpe(_training_corpus(), vocab_size)
 
 
 def build_smoke_model(

@@ -20,6 +20,7 @@ SUBCOMMAND_MODULES = (
     "evolution.testserver.cli",  # testserver
     "evolution.datagen.cli",  # datagen
     "evolution.finetune.cli",  # finetune, adapters
+    "evolution.pretrain.cli",  # pretrain
     "evaluation.cli",  # eval
     "server.demo.cli",  # demo
 )

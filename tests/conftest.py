@@ -20,8 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def _smoke_cache_dir(config: pytest.Config) -> Path:
     """A per-version cache folder: rebuilt whenever the builder's source changes."""
-    source = (REPO_ROOT / "models" / "smoke.py").read_bytes()
-    digest = hashlib.sha256(source).hexdigest()[:12]
+    sources = [REPO_ROOT / "models" / name for name in ("smoke.py", "bpe.py")]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
     return Path(config.cache.mkdir("evoselfcode")) / f"smoke-model-{digest}"
 
 
