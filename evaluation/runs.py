@@ -114,6 +114,8 @@ def save_run(
         "source": report.source,
         "settings": report.settings,
         "isolation": report.isolation,
+        "isolation_level": report.isolation_level,
+        "isolation_warning": report.isolation_warning,
         "duration_s": report.duration_s,
         "cancelled": report.cancelled,
         "problems": report.problems,

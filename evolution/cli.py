@@ -61,6 +61,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="reject when the verifier returns no logprobs (default: decide from its text)",
     )
+    add(
+        "--allow-guard-only",
+        action="store_true",
+        help="run generated tests even where the kernel refuses the sandbox's namespaces "
+        "(only Landlock, seccomp and the in-process guard then hold them; default: refuse)",
+    )
     add("--max-consecutive-errors", type=_positive_int, default=10, help="then stop; rerun")
     add("--progress", choices=("bar", "json"), default="bar", help="json: one line per event")
     evolve.set_defaults(func=_evolve)

@@ -4,7 +4,9 @@ Records come from any thread (the model thread logs generation timings); they ar
 the event loop, which alone writes to the client. pygls' own loggers stay at WARNING: at
 INFO they print every message body, documents included. pygls also logs a traceback for every
 JSON-RPC error a handler raises on purpose (a stale proposal, a cancelled run): those are
-answers, not faults, and ``AnsweredErrors`` keeps them out of the log.
+answers, not faults, and ``AnsweredErrors`` keeps them out of the log. Its read loop logs one
+for every body that is no JSON, which the protocol answers and logs in one line itself:
+``UnparsableMessages`` drops it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from collections.abc import Callable
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 
+from server.envelope import UNPARSABLE
+
 FORWARDED_LOGGERS = ("server", "models", "evolution", "evaluation")
+# The loggers pygls's read loop (pygls.io_.run_async) is given: by start_io, and by serve_tcp.
+READ_LOOP_LOGGERS = ("pygls.server", "server.tcp")
 LEVELS = {
     "error": logging.ERROR,
     "warning": logging.WARNING,
@@ -61,7 +67,16 @@ class AnsweredErrors(logging.Filter):
         return not isinstance(error, JsonRpcException) or isinstance(error, JsonRpcInternalError)
 
 
+class UnparsableMessages(logging.Filter):
+    """Drops pygls's traceback of a body that is no JSON (EvoProtocol.reject_unparsable)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (record.msg == "Unable to handle message" and isinstance(error, UNPARSABLE))
+
+
 _ANSWERED_ERRORS = AnsweredErrors()
+_UNPARSABLE_MESSAGES = UnparsableMessages()
 
 
 def configure_logging(level: str, handler: logging.Handler | None = None) -> None:
@@ -77,6 +92,10 @@ def configure_logging(level: str, handler: logging.Handler | None = None) -> Non
     rpc_logger = logging.getLogger("pygls.protocol.json_rpc")
     if _ANSWERED_ERRORS not in rpc_logger.filters:
         rpc_logger.addFilter(_ANSWERED_ERRORS)
+    for name in READ_LOOP_LOGGERS:
+        read_loop_logger = logging.getLogger(name)
+        if _UNPARSABLE_MESSAGES not in read_loop_logger.filters:
+            read_loop_logger.addFilter(_UNPARSABLE_MESSAGES)
     root = logging.getLogger()
     if not root.handlers:
         stderr = logging.StreamHandler(sys.stderr)

@@ -22,10 +22,12 @@ from pygls.lsp.server import LanguageServer
 
 from server.cache import CompletionCache
 from server.completion import CompletionEngine
+from server.converter import converter_factory
+from server.envelope import UNPARSABLE
 from server.instructions.service import InstructionService
 from server.logs import ClientLogHandler, configure_logging
 from server.model_host import ModelHost
-from server.protocol import EvoProtocol, converter_factory
+from server.protocol import EvoProtocol
 from server.scheduler import ModelWorker
 from server.selfevolve.service import EvolveService
 from server.settings import CLIENT_UI, SECTION, Settings, client_options, parse_settings
@@ -55,6 +57,7 @@ class EvoServer(LanguageServer):
         )
         self.settings = Settings()
         self.status = StatusBoard()
+        self.protocol.on_rejected = self._count_rejected
         self.cache = CompletionCache()
         self.worker = ModelWorker("evoselfcode-model")
         self.chat_worker = ModelWorker("evoselfcode-chat")
@@ -74,7 +77,8 @@ class EvoServer(LanguageServer):
             on_stats=lambda: self.publish_status(False),
         )
         self.instructions = InstructionService(lambda: self.workspace)
-        self.evolve = EvolveService()
+        self.evolve = EvolveService(on_sandbox=self._show_sandbox)
+        self._sandbox_probed = False
         self.finetune_run: FinetuneRun | None = None
         self.evaluation_run: EvaluationRun | None = None
         self.client_ui = False  # the client shows self-evolve results itself (clientUi)
@@ -83,6 +87,7 @@ class EvoServer(LanguageServer):
         self._status_sent_at = 0.0
         self._status_timer: asyncio.TimerHandle | None = None
         self._log_handler = ClientLogHandler(lambda params: self.post(self._send_log, params))
+        configure_logging(self.settings.log_level, self._log_handler)  # before any message
         self._background: set[asyncio.Future[Any]] = set()
 
     # -- threads ---------------------------------------------------------------------------
@@ -129,6 +134,11 @@ class EvoServer(LanguageServer):
             self._status_timer = self._loop.call_later(wait, self._send_status)
 
     def _send_status(self) -> None:
+        if not self._sandbox_probed:
+            # With the first status the sandbox starts in the background, so that the status
+            # soon shows the isolation untrusted code gets here (and self-evolve finds it ready).
+            self._sandbox_probed = True
+            self.post(lambda: self.spawn(self.evolve.probe_sandbox()))
         if self._status_timer is not None:
             self._status_timer.cancel()
             self._status_timer = None
@@ -138,9 +148,22 @@ class EvoServer(LanguageServer):
         except Exception:
             log.debug("could not send the status", exc_info=True)
 
+    def _show_sandbox(self, sandbox: dict[str, Any]) -> None:
+        self.status.set_sandbox(sandbox)
+        self.post(self.publish_status, True)
+
+    def _count_rejected(self) -> None:
+        self.status.record_rejected()
+        self.publish_status()
+
     def report_server_error(self, error: Exception, source: Any) -> None:
         """pygls' default pops up every internal error; a log line is enough. A JSON-RPC
         error raised on purpose was answered to the client: it is no server fault."""
+        if source is JsonRpcException and isinstance(error, UNPARSABLE):
+            # pygls's read loop (pygls.io_) reports what json.loads raised this way: the body
+            # is no JSON. EvoProtocol.handle_message raises nothing, so nothing else comes so.
+            self.protocol.reject_unparsable(error)
+            return
         answered = isinstance(error, JsonRpcException) and not isinstance(
             error, JsonRpcInternalError
         )

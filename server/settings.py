@@ -80,6 +80,7 @@ class EvolutionSettings:
     request_timeout_seconds: float = bounded(120.0, 1, 1800)
     test_timeout_seconds: float = bounded(10.0, 1, 600)
     min_verifier_confidence: float = bounded(0.5, 0, 1)
+    allow_guard_only: bool = False
 
 
 @dataclass(frozen=True)

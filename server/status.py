@@ -2,9 +2,9 @@
 
 ``StatusBoard`` is the one place that knows what the status bar shows; ``snapshot()`` gives
 the notification's params (the shape is in ARCHITECTURE.md, "LSP protocol"): the model's
-state, completion counts and latency, and, once there are any, the fine-tuning run's progress
-and the last evaluation. It is updated from the event loop and the model threads, hence the
-lock.
+state, completion counts and latency, how many client messages were rejected as invalid, and,
+once there are any, the fine-tuning run's progress and the last evaluation. It is updated from
+the event loop and the model threads, hence the lock.
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ import statistics
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from server.reasons import EmptyReason
+
+if TYPE_CHECKING:
+    from evaluation.sandbox import Isolation
 
 ModelState = Literal["loading", "ready", "failed"]
 LATENCY_WINDOW = 500  # the percentiles cover the most recent requests
@@ -58,6 +61,8 @@ class StatusBoard:
         self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self.finetune: dict[str, Any] | None = None  # {state, step, total, loss, runId, ...}
         self.evaluation: dict[str, Any] | None = None  # {passAt1, modelVersion, dataset, ...}
+        self.sandbox: dict[str, Any] | None = None  # {level, description, problems}
+        self.rejected_messages = 0  # invalid JSON-RPC from the client (server/protocol.py)
 
     def set_finetune(self, finetune: dict[str, Any] | None) -> None:
         with self._lock:
@@ -66,6 +71,10 @@ class StatusBoard:
     def set_evaluation(self, evaluation: dict[str, Any] | None) -> None:
         with self._lock:
             self.evaluation = evaluation
+
+    def set_sandbox(self, sandbox: dict[str, Any] | None) -> None:
+        with self._lock:
+            self.sandbox = sandbox
 
     def set_model_state(
         self, state: ModelState, model: ModelDescription, reason: str | None = None
@@ -88,6 +97,10 @@ class StatusBoard:
             self.generated += 1
             self._prompt_tokens += prompt_tokens
             self._prefilled_tokens += prompt_tokens - cached_tokens
+
+    def record_rejected(self) -> None:
+        with self._lock:
+            self.rejected_messages += 1
 
     def record_empty(self, reason: EmptyReason) -> None:
         with self._lock:
@@ -124,6 +137,7 @@ class StatusBoard:
                     "meanPrefilledTokens": _mean(self._prefilled_tokens, self.generated),
                 },
                 "latencyMs": latency,
+                "rejectedMessages": self.rejected_messages,
             }
             if self.reason is not None:
                 status["reason"] = self.reason
@@ -131,7 +145,21 @@ class StatusBoard:
                 status["finetune"] = dict(self.finetune)
             if self.evaluation is not None:
                 status["evaluation"] = dict(self.evaluation)
+            if self.sandbox is not None:
+                status["sandbox"] = dict(self.sandbox)
         return status
+
+
+def sandbox_status(isolation: Isolation | None, error: str | None = None) -> dict[str, Any]:
+    """``evoselfcode/status``'s ``sandbox``: the isolation the sandbox got (its ``level``:
+    "full", "partial", "guard-only"), or, when it could not start, "unavailable" and why."""
+    if isolation is None:
+        return {"level": "unavailable", "description": error or "", "problems": [error or ""]}
+    return {
+        "level": isolation.level,
+        "description": isolation.describe(),
+        "problems": list(isolation.problems),
+    }
 
 
 def _mean(total: int, count: int) -> float | None:

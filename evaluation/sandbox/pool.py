@@ -17,13 +17,14 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from evaluation.errors import SandboxError
-from evaluation.sandbox.isolation import Isolation
+from evaluation.sandbox.isolation import Isolation, platform_refusal
 from evaluation.sandbox.mounts import PRIVATE_TMPFS, is_inside
 from evaluation.sandbox.process import WorkerProcess
 from evaluation.sandbox.protocol import ExecResult, Limits, Outcome, WorkerConfig
@@ -50,7 +51,10 @@ class Sandbox:
 
     ``run`` blocks until its program is done, ``submit`` returns a future, ``map`` runs many;
     all are thread-safe. Use it as a context manager, or call ``close()``: workers are
-    processes. What is and is not isolated: ``evaluation/sandbox/__init__.py``.
+    processes. What is and is not isolated: ``evaluation/sandbox/__init__.py``; what this
+    pool got: ``isolation`` (its ``warning()`` is what to tell the user when it is less than
+    full). ``namespaces=False`` turns the kernel's isolation off (namespaces, Landlock,
+    seccomp): the guard alone, for tests of that fallback.
 
     ``python_paths``: folders put first on every sample's ``sys.path``, and kept readable to
     the samples like the interpreter's own folders. Folders given to samples to read, here and
@@ -67,8 +71,9 @@ class Sandbox:
         namespaces: bool = True,
         python_paths: Iterable[Folder] = (),
     ) -> None:
-        if not sys.platform.startswith("linux"):
-            raise SandboxError(f"the sandbox needs Linux (fork, rlimits, /proc): {sys.platform}")
+        refusal = platform_refusal(sys.platform)
+        if refusal is not None:
+            raise SandboxError(refusal)
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.workers = workers
@@ -78,6 +83,9 @@ class Sandbox:
         self._live_drivers = 0
         self._idle_drivers = 0  # drivers waiting for a job: they get it before anyone pipelines
         self._scratch = os.path.realpath(tempfile.mkdtemp(prefix="evoselfcode-sandbox-"))
+        # Removed by close(), or at exit if nobody called it (the workers end with this process:
+        # their requests reach end of input).
+        self._remove_scratch = weakref.finalize(self, shutil.rmtree, self._scratch, True)
         try:
             self.config = WorkerConfig(
                 limits=limits or Limits(),
@@ -87,7 +95,7 @@ class Sandbox:
             )
             processes = WorkerProcess.start_many(workers, self.config)
         except BaseException:
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._remove_scratch()
             raise
         self._isolation = processes[0].isolation
         self._drivers = [_Driver(self, process) for process in processes]
@@ -126,12 +134,13 @@ class Sandbox:
         for anything the program does). Cancelling a queued future skips the program.
 
         ``readable_paths``: folders this program must read (e.g. its package, for imports).
-        With kernel isolation, the sample's child shows them to it read-only, in a mount
-        namespace of its own, even where the sandbox hides them (under /tmp, or under a
-        folder the sandbox user cannot enter): nothing else of the host's /tmp becomes
-        visible, and no other sample sees them. Their own permissions still apply: the
-        sandbox user must be allowed to read them. Without kernel isolation samples see the
-        host's files anyway, and this changes nothing.
+        With namespaces, the sample's child shows them to it read-only, in a mount
+        namespace of its own, even where the sandbox hides them (under /tmp, under a folder
+        the sandbox user cannot enter, or, without root, anywhere outside its private root):
+        nothing beside them becomes visible, and no other sample sees them. Landlock lets it
+        read them (and what it must read anyway), nothing else. Their own permissions still
+        apply: the sandbox user must be allowed to read them. With ``namespaces=False`` (the
+        guard alone) samples read the host's files as they are, and this changes nothing.
         """
         return self._queue(program, timeout_s, self._readable(readable_paths))
 
@@ -191,7 +200,7 @@ class Sandbox:
         for driver in self._drivers:
             driver.join()
         self._cancel_queued()
-        shutil.rmtree(self._scratch, ignore_errors=True)
+        self._remove_scratch()
 
     def __enter__(self) -> Sandbox:
         return self

@@ -21,6 +21,7 @@ _BOOTSTRAP = (
     "from evaluation.sandbox.worker import main; main()"
 )
 START_TIMEOUT_S = 30.0
+STOP_GRACE_S = 2.0
 
 
 @dataclass(eq=False)
@@ -82,18 +83,31 @@ class WorkerProcess:
             return None
         return None if answer is None else ExecResult.from_answer(answer)
 
+    def _stop(self) -> None:
+        # In a user namespace the process started here only waits for the worker: SIGTERM
+        # asks it to kill the worker and reap it (``userns.py``). Otherwise: SIGKILL.
+        if self.isolation.user_namespace:
+            self.process.terminate()
+        else:
+            self.process.kill()
+
     def exit_status(self) -> int | None:
         return self.process.poll()
 
     def terminate(self) -> None:
-        """Send SIGKILL without waiting (safe from any thread; ``kill`` cleans up)."""
+        """Stop it without waiting (safe from any thread; ``kill`` cleans up)."""
         if self.process.poll() is None:
-            self.process.kill()
+            self._stop()
 
     def kill(self) -> None:
         """Stop it now (its samples die with it) and release its pipes. Idempotent."""
         if self.process.poll() is None:
-            self.process.kill()
+            self._stop()
+        if self.isolation.user_namespace:
+            try:
+                self.process.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:  # stopped or hung: its worker dies with it
+                self.process.kill()
         self.process.wait()
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None and not stream.closed:
@@ -109,4 +123,4 @@ def _handshake(process: subprocess.Popen[bytes]) -> Isolation:
     if not hello or not hello.get("ready"):
         why = (hello or {}).get("error") or f"it exited with status {process.wait()}"
         raise SandboxError(f"a sandbox worker could not start: {why}")
-    return Isolation(**hello["isolation"])
+    return Isolation.from_json(hello["isolation"])

@@ -73,7 +73,7 @@ class WorkerConfig:
     """How a pool's workers are set up; a worker reads it as JSON from its command line."""
 
     limits: Limits
-    namespaces: bool  # try the kernel's namespaces (they need root)
+    namespaces: bool  # try the kernel's isolation (namespaces, Landlock, seccomp)
     scratch: str  # the pool's folder, under which workers make each sample's own folder
     python_paths: tuple[str, ...] = ()  # real folders put first on every sample's sys.path
 

@@ -21,9 +21,8 @@ import time
 from typing import Any
 
 from evaluation.sandbox.child import ChildSetup, run_child
-from evaluation.sandbox.isolation import Isolation, count_user_tasks, fork_into_pid_namespace
-from evaluation.sandbox.isolation import setup_worker as setup_isolation
-from evaluation.sandbox.mounts import MountPlan, WorkerMounts
+from evaluation.sandbox.jail import Jail, fork_into_pid_namespace
+from evaluation.sandbox.mounts import MountPlan
 from evaluation.sandbox.protocol import Outcome, read_frame, write_frame
 
 # Loaded once here so that samples find them in memory (forked children share the pages).
@@ -63,17 +62,19 @@ def _start(config: dict[str, Any]) -> SampleRunner:
     os.umask(0o022)
     os.chdir("/")
     sys.dont_write_bytecode = True
-    # '' would be each sample's own folder; the pool's python_paths come first.
-    sys.path[:] = [*config["python_paths"], *(p for p in sys.path if p)]
+    # sys.path[0] is this package's folder, put there by the bootstrap (``process.py``):
+    # samples need nothing of it. '' would be each sample's own folder. The pool's
+    # python_paths come first.
+    sys.path[:] = [*config["python_paths"], *(p for p in sys.path[1:] if p)]
     os.close(os.pidfd_open(os.getpid()))  # Linux >= 5.3: fail here, not at the first sample
-    isolation, own_pid_ns, mounts = setup_isolation(config["namespaces"], list(sys.path))
+    jail = Jail.set_up(config["namespaces"], list(sys.path), config["scratch"])
     for name in PRELOADED_MODULES:
         importlib.import_module(name)
     # Children would otherwise run collections over the worker's objects, touching (and so
     # copying) most of its memory pages: frozen objects are never collected.
     gc.collect()
     gc.freeze()
-    return SampleRunner(isolation, own_pid_ns, mounts, config["limits"], config["scratch"])
+    return SampleRunner(jail, config["limits"])
 
 
 def _take_protocol_fds() -> tuple[int, int]:
@@ -89,54 +90,45 @@ def _take_protocol_fds() -> tuple[int, int]:
 class SampleRunner:
     """Runs samples one at a time, each in its own child, folder and (if possible) namespace."""
 
-    def __init__(
-        self,
-        isolation: Isolation,
-        own_pid_ns: int | None,
-        mounts: WorkerMounts | None,
-        limits: dict[str, int],
-        scratch: str,
-    ) -> None:
-        self.isolation = isolation
-        self.own_pid_ns = own_pid_ns
-        self.mounts = mounts
+    def __init__(self, jail: Jail, limits: dict[str, int]) -> None:
+        self.jail = jail
+        self.isolation = jail.isolation
         self.limits = limits
-        # ``scratch`` is the pool's folder, which the host removes when it closes; with a
-        # private /tmp the same path is made inside it, where it vanishes with the worker.
-        self.base_dir = os.path.join(scratch, str(os.getpid()))
-        os.makedirs(self.base_dir, 0o711, exist_ok=True)
-        for folder in (scratch, self.base_dir):  # the sandbox user enters them, lists neither
-            os.chmod(folder, 0o711)
-        user = isolation.sandbox_uid if isolation.sandbox_uid is not None else os.getuid()
-        self.nproc_limit = count_user_tasks(user) + limits["max_processes"]
+        self.base_dir = jail.base_dir
+        self.nproc_limit = jail.nproc_base + limits["max_processes"]
         self.count = 0
 
     def close(self) -> None:
         shutil.rmtree(self.base_dir, ignore_errors=True)
 
     def run(self, program: str, timeout_s: float, readable: list[str]) -> dict[str, Any]:
-        """Run one sample; ``readable``: folders it must read (ignored without mounts)."""
+        """Run one sample; ``readable``: folders it must read."""
         self.count += 1
         sample_dir = os.path.join(self.base_dir, str(self.count))
         os.mkdir(sample_dir, 0o700)
         if self.isolation.sandbox_uid is not None:
             os.chown(sample_dir, self.isolation.sandbox_uid, self.isolation.sandbox_uid)
         try:
-            mounts = None
-            if readable and self.mounts is not None:
-                mounts = self.mounts.sample_plan(readable, sample_dir)
-            return self._run_in_child(program, timeout_s, sample_dir, mounts)
+            mounts = self.jail.sample_mounts(readable, sample_dir)
+            return self._run_in_child(program, timeout_s, sample_dir, mounts, readable)
         finally:
             shutil.rmtree(sample_dir, ignore_errors=True)
 
     def _run_in_child(
-        self, program: str, timeout_s: float, sample_dir: str, mounts: MountPlan | None
+        self,
+        program: str,
+        timeout_s: float,
+        sample_dir: str,
+        mounts: MountPlan | None,
+        readable: list[str],
     ) -> dict[str, Any]:
         (out_r, out_w), (err_r, err_w), (res_r, res_w) = os.pipe(), os.pipe(), os.pipe()
         setup = ChildSetup(
             program=program,
             sample_dir=sample_dir,
+            jail=self.jail,
             mounts=mounts,
+            readable=readable,
             stdout_fd=out_w,
             stderr_fd=err_w,
             result_fd=res_w,
@@ -145,12 +137,11 @@ class SampleRunner:
             file_size_mb=self.limits["file_size_mb"],
             max_open_files=self.limits["max_open_files"],
             nproc_limit=self.nproc_limit,
-            uid=self.isolation.sandbox_uid,
             nonce=os.urandom(16).hex(),
         )
         start = time.monotonic()
         try:
-            pid = fork_into_pid_namespace(self.own_pid_ns)
+            pid = fork_into_pid_namespace(self.jail.own_pid_ns)
         except OSError as exc:
             for fd in (out_r, out_w, err_r, err_w, res_r, res_w):
                 os.close(fd)

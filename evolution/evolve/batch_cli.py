@@ -50,7 +50,7 @@ async def run_from_args(args: argparse.Namespace) -> int:
         try:
             summary = await _run(args, items, settings, store, state, report)
         except _SandboxUnavailable as exc:
-            return _fail(report, f"the sandbox could not start: {exc}")
+            return _fail(report, f"the sandbox cannot run generated code: {exc}")
         finally:
             report.close()
     report.result(**summary.to_dict(), store=str(store.path), state=str(state.path))
@@ -74,6 +74,7 @@ def settings_from_args(args: argparse.Namespace) -> EvolveSettings:
         test_timeout_s=args.test_timeout,
         min_verifier_confidence=args.min_confidence,
         require_confidence=args.require_confidence,
+        allow_guard_only=args.allow_guard_only,
     )
 
 
@@ -107,6 +108,10 @@ async def _run(
         sandbox = Sandbox(workers=workers)
     except Exception as exc:  # whatever stops the sandbox, the user gets its reason
         raise _SandboxUnavailable(str(exc)) from exc
+    refusal = sandbox.isolation.refusal(settings.allow_guard_only)
+    if refusal is not None:  # before any generator call: every instruction would be refused
+        sandbox.close()
+        raise _SandboxUnavailable(refusal)
     with sandbox:
         return await run_batch(
             items,

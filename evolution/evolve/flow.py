@@ -129,6 +129,8 @@ class _Run:
         self._own_sandbox: Sandbox | None = None
 
     async def execute(self, clients: EvolveClients, sandbox: Sandbox | None) -> EvolveResult:
+        if sandbox is not None:  # known now: refuse before the generator is paid for
+            self._check_isolation(sandbox)
         location, instruction = self._locate()
         self._update(location=location, instruction=instruction)
         text = await self._generate(clients, location, instruction)
@@ -141,9 +143,11 @@ class _Run:
         context = location.context.execution_prelude(code, name) if location else ""
         self._gate("syntax", self._truncation_hint(syntax_gate(code, context)))
         self._progress("execution", "running the generated tests in the sandbox")
+        sandbox = sandbox or await self._sandbox()
+        self._check_isolation(sandbox)
         try:
             gate = await execution_gate(
-                sandbox or await self._sandbox(),
+                sandbox,
                 location,
                 code,
                 parsed.tests,
@@ -292,6 +296,13 @@ class _Run:
             self._fail_error("sandbox", type(exc).__name__, f"the sandbox could not start: {exc}")
         assert self._own_sandbox is not None
         return self._own_sandbox
+
+    def _check_isolation(self, sandbox: Sandbox) -> None:
+        """The execution gate runs generated code only where the sandbox is fully isolated,
+        unless the user allowed less (``allow_guard_only``)."""
+        refusal = sandbox.isolation.refusal(self.settings.allow_guard_only)
+        if refusal is not None:
+            self._fail_error("sandbox", "IsolationRefused", refusal)
 
     def close_sandbox(self) -> None:
         if self._own_sandbox is not None:

@@ -38,6 +38,9 @@ class EvolveSettings:
     require_confidence: bool = False  # True: no logprobs from the verifier means rejection
     context_chars: int = 6000  # most characters of surrounding code in the generator prompt
     max_function_chars: int = 40_000  # a longer function (or selection) is refused up front
+    # Run generated code even where the sandbox is not fully isolated (the kernel refused its
+    # namespaces): only Landlock, seccomp and the in-process guard then hold it.
+    allow_guard_only: bool = False
 
     def __post_init__(self) -> None:
         checks = {

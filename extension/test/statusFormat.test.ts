@@ -69,6 +69,22 @@ test('completions off and random weights show in the text', () => {
   assert.equal(view.severity, 'warning');
 });
 
+test('a sandbox below full isolation shows in the text, the tooltip and the colour', () => {
+  const full = formatStatusBar('running', { ...ready, sandbox: { level: 'full' } }, true);
+  assert.doesNotMatch(full.text, /sandbox/);
+  assert.match(full.tooltip, /Sandbox: fully isolated/);
+  assert.equal(full.severity, 'normal');
+  const why = 'user namespaces are disabled: allow them with sysctl';
+  const partial = formatStatusBar(
+    'running',
+    { ...ready, sandbox: { level: 'partial', problems: [why] } },
+    true,
+  );
+  assert.match(partial.text, /\$\(shield\) sandbox: partial$/);
+  assert.match(partial.tooltip, /Sandbox: partial isolation\n {2}user namespaces are disabled/);
+  assert.equal(partial.severity, 'warning');
+});
+
 test('details list every fact, empty-answer reasons with a count only', () => {
   const lines = statusDetails(ready, true).join('\n');
   assert.match(lines, /Model: \/tmp\/run\/smoke-model \(ready\)/);

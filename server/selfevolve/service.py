@@ -2,8 +2,11 @@
 
 - API keys handed in by the editor (``evoselfcode.setApiKeys``) live here, in memory only, as
   ``Secret`` (never logged, never written); the environment variables are the fallback.
-- The evaluation sandbox that runs the generated tests is started on first use (~0.1 s) and
-  kept; a broken one is replaced at the next run; ``close`` stops it.
+- The evaluation sandbox that runs the generated tests is started on first use (~0.1 s), or
+  early by ``probe_sandbox`` so that the status can show its isolation, and kept; a broken
+  one is replaced at the next run; ``close`` stops it. Each start reports the isolation it got
+  (``on_sandbox``); the flow refuses to run generated code below full isolation unless
+  ``evoselfcode.evolution.allowGuardOnly`` allows it.
 - The HTTP clients are opened per evolution by the flow itself: a settings or key change
   applies at the next run, and a run in flight never loses its clients under it.
 - The training-data store is opened per data folder on first use; its decontaminator (which
@@ -18,6 +21,7 @@ import asyncio
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +32,7 @@ from server.errors import ServerError
 from server.selfevolve.request import Snapshot
 from server.selfevolve.target import Target
 from server.settings import Settings
+from server.status import sandbox_status
 
 if TYPE_CHECKING:
     from evaluation.sandbox import Sandbox
@@ -72,6 +77,7 @@ def evolve_settings(settings: Settings, keys: dict[str, Secret]) -> EvolveSettin
             max_tokens=evolution.max_tokens,
             test_timeout_s=evolution.test_timeout_seconds,
             min_verifier_confidence=evolution.min_verifier_confidence,
+            allow_guard_only=evolution.allow_guard_only,
         )
     except (ClientConfigError, InvalidSettings) as exc:
         raise EvolveSetupError(
@@ -81,7 +87,8 @@ def evolve_settings(settings: Settings, keys: dict[str, Secret]) -> EvolveSettin
 
 
 class EvolveService:
-    def __init__(self) -> None:
+    def __init__(self, on_sandbox: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self._on_sandbox = on_sandbox  # gets ``sandbox_status`` of each sandbox started
         self._keys: dict[str, Secret] = {}
         self._proposals: OrderedDict[str, Proposal] = OrderedDict()
         self._sandbox: Sandbox | None = None
@@ -123,8 +130,24 @@ class EvolveService:
             if self._sandbox is None:
                 from evaluation.sandbox import Sandbox
 
-                self._sandbox = await asyncio.to_thread(Sandbox, 1)
+                try:
+                    self._sandbox = await asyncio.to_thread(Sandbox, 1)
+                except Exception as exc:
+                    self._report_sandbox(sandbox_status(None, str(exc)))
+                    raise
+                self._report_sandbox(sandbox_status(self._sandbox.isolation))
             return self._sandbox
+
+    async def probe_sandbox(self) -> None:
+        """Start the sandbox now (in the background), so that its isolation is known."""
+        try:
+            await self._sandbox_ready()
+        except Exception as exc:  # reported as the status's sandbox; self-evolve says it too
+            log.warning("the sandbox could not start: %s", exc)
+
+    def _report_sandbox(self, status: dict[str, Any]) -> None:
+        if self._on_sandbox is not None:
+            self._on_sandbox(status)
 
     def _drop_sandbox(self) -> None:
         sandbox, self._sandbox = self._sandbox, None

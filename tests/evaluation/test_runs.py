@@ -13,7 +13,7 @@ from evaluation.datasets import load_tasks
 from evaluation.runner import EvalReport, evaluate_samples
 from evaluation.runs import list_runs, model_version, run_dir, save_run
 from evaluation.samples import Sample
-from evaluation.sandbox import Sandbox
+from evaluation.sandbox import Isolation, Sandbox
 
 HOSTILE = "    return True  # </pre></code><script>alert('x')</script>\n"
 
@@ -54,6 +54,25 @@ def test_save_run_writes_results_summary_and_report(sandbox: Sandbox, tmp_path: 
     assert page.count("<svg") == 2  # pass rate and outcomes; no earlier run to compare with
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "https://" not in page and "<link" not in page  # nothing fetched
+
+
+def test_a_run_below_full_isolation_says_so_loudly(sandbox: Sandbox, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    full = _report(sandbox, [HOSTILE])
+    assert (full.isolation_level, full.isolation_warning) == (sandbox.isolation.level, None)
+    weak = Isolation(False, False, False, None, seccomp=True, problems=("userns: disabled",))
+    warning = weak.warning()
+    assert warning is not None
+    report = replace(full, isolation=weak.describe(), isolation_level=weak.level)
+    report = replace(report, isolation_warning=warning)
+    out = run_dir(tmp_path, "weak", "run-1")
+    save_run(report, out, version="weak", run_id="run-1")
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["isolation_level"], summary["isolation_warning"]) == ("partial", warning)
+    page = (out / "report.html").read_text()
+    assert page.index('class="danger"') < page.index("pass@1")  # first thing on the page
+    assert "userns: disabled" in page
 
 
 def test_report_compares_with_earlier_runs_of_the_same_dataset(

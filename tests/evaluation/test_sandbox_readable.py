@@ -133,12 +133,15 @@ def test_only_the_shown_folder_of_the_hosts_tmp_is_visible(sandbox: Sandbox, pro
     _needs_private_mounts(sandbox)
     program = (
         "import os\n"
-        f"print(sorted(os.listdir({str(project.parent)!r})))\n"
+        "try:\n"
+        f"    print(sorted(os.listdir({str(project.parent)!r})))\n"
+        "except PermissionError:\n"
+        "    print('not listed')\n"  # Landlock: a folder above a shown one is not read
         f"print(os.path.exists({str(project.parent / 'secret.txt')!r}))\n"
     )
     result = sandbox.run(program, readable_paths=[project])
     assert result.passed, result
-    assert result.stdout.splitlines() == ["['lib']", "False"]
+    assert result.stdout.splitlines() in (["['lib']", "False"], ["not listed", "False"])
     assert (project.parent / "secret.txt").exists()  # on the host, it is there
 
 

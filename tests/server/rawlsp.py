@@ -1,7 +1,9 @@
 """A bare JSON-RPC client over the server's stdio, for bytes no well-behaved client sends.
 
 It frames messages itself (``Content-Length``), so tests can send malformed JSON, wrong
-parameter types, unknown methods, or hang up in the middle of a request.
+parameter types, unknown methods, or hang up in the middle of a request. Every response is
+kept in ``received`` too, in arrival order, so tests can count the answers to an id (a
+JSON-RPC error about an unreadable message has the id null).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import itertools
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 SERVER_ARGS = ("-m", "server", "serve")
@@ -21,7 +24,8 @@ class RawClient:
         self.process = process
         self.stderr = stderr
         self.notifications: list[dict] = []
-        self._responses: dict[Any, dict] = {}
+        self.received: list[dict] = []  # every response, in arrival order
+        self._responses: dict[str, dict] = {}  # by the id as JSON: 1 and "1" differ
         self._ids = itertools.count(1)
 
     @classmethod
@@ -57,11 +61,24 @@ class RawClient:
 
     async def response(self, msg_id: Any, timeout: float = 60) -> dict:
         async def until_found() -> dict:
-            while msg_id not in self._responses:
+            while json.dumps(msg_id) not in self._responses:
                 await self._read_one()
-            return self._responses.pop(msg_id)
+            return self._responses.pop(json.dumps(msg_id))
 
         return await asyncio.wait_for(until_found(), timeout)
+
+    async def read_until(self, done: Callable[[], bool], timeout: float = 60) -> None:
+        """Read messages until ``done()`` holds."""
+
+        async def until_done() -> None:
+            while not done():
+                await self._read_one()
+
+        await asyncio.wait_for(until_done(), timeout)
+
+    def answers(self, msg_id: Any) -> list[dict]:
+        """Every response received so far for ``msg_id`` (None: the id null)."""
+        return [m for m in self.received if m["id"] == msg_id and type(m["id"]) is type(msg_id)]
 
     async def _read_one(self) -> None:
         assert self.process.stdout is not None
@@ -79,7 +96,8 @@ class RawClient:
         if "id" in message and "method" in message:  # a request from the server
             self.send({"id": message["id"], "result": None})
         elif "id" in message:
-            self._responses[message["id"]] = message
+            self.received.append(message)
+            self._responses[json.dumps(message["id"])] = message  # ids may be anything
         else:
             self.notifications.append(message)
 
@@ -90,9 +108,11 @@ class RawClient:
         self.notify("initialized", {})
         return response
 
-    def stderr_text(self) -> str:
+    def stderr_text(self, tail: int | None = 4000) -> str:
+        """What the server wrote to stderr: the last ``tail`` characters (None: all)."""
         self.stderr.seek(0)
-        return self.stderr.read().decode(errors="replace")[-4000:]
+        text = self.stderr.read().decode(errors="replace")
+        return text if tail is None else text[-tail:]
 
     async def close(self) -> None:
         if self.process.returncode is None:

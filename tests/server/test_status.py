@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from evaluation.sandbox import Isolation
 from server.reasons import EmptyReason
-from server.status import ModelDescription, StatusBoard, percentile
+from server.status import ModelDescription, StatusBoard, percentile, sandbox_status
 
 
 def test_percentiles():
@@ -42,3 +43,26 @@ def test_snapshot_has_the_documented_shape_and_counts():
     assert status["latencyMs"] == {"p50": 20.0, "p95": 29.0}
     board.set_model_state("failed", ModelDescription("x"), "no such folder")
     assert board.snapshot()["reason"] == "no such folder"
+
+
+def test_the_sandbox_shows_once_known_with_what_is_missing():
+    board = StatusBoard()
+    assert "sandbox" not in board.snapshot()
+    refused = Isolation(False, False, False, None, seccomp=True, problems=("userns: disabled",))
+    board.set_sandbox(sandbox_status(refused))
+    assert board.snapshot()["sandbox"] == {
+        "level": "partial",
+        "description": refused.describe(),
+        "problems": ["userns: disabled"],
+    }
+    board.set_sandbox(sandbox_status(None, "the sandbox needs Linux"))
+    assert board.snapshot()["sandbox"]["level"] == "unavailable"
+    assert board.snapshot()["sandbox"]["problems"] == ["the sandbox needs Linux"]
+
+
+def test_rejected_messages_are_counted():
+    board = StatusBoard()
+    assert board.snapshot()["rejectedMessages"] == 0
+    board.record_rejected()
+    board.record_rejected()
+    assert board.snapshot()["rejectedMessages"] == 2

@@ -75,6 +75,15 @@ export interface ServerStatus {
   latencyMs?: { p50?: number | null; p95?: number | null };
   finetune?: FinetuneProgress | null;
   evaluation?: EvaluationSummary | null;
+  sandbox?: SandboxIsolation | null;
+}
+
+/** The isolation of the sandbox that runs generated code (`evoselfcode/status`'s `sandbox`). */
+export interface SandboxIsolation {
+  level: 'full' | 'partial' | 'guard-only' | 'unavailable';
+  description?: string;
+  /** What the kernel refused, and how to allow it. */
+  problems?: string[];
 }
 
 /** `evoselfcode/evaluationResult`. */

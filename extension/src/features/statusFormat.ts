@@ -96,10 +96,12 @@ export function formatStatusBar(
     );
   }
   if (finetuneActive(status.finetune)) parts.push(`$(gear~spin) ${finetuneText(status.finetune!)}`);
+  const weakSandbox = !!status.sandbox && status.sandbox.level !== 'full';
+  if (weakSandbox) parts.push(`$(shield) sandbox: ${status.sandbox!.level}`);
   return {
     text: parts.join(' · '),
     tooltip,
-    severity: status.randomWeights ? 'warning' : 'normal',
+    severity: status.randomWeights || weakSandbox ? 'warning' : 'normal',
   };
 }
 
@@ -132,6 +134,13 @@ export function statusDetails(status: ServerStatus, completionsEnabled: boolean)
     lines.push(
       `Last evaluation: pass@1 ${formatPercent(e.passAt1)} on ${e.tasks ? `${e.tasks} tasks of ` : ''}${e.dataset ?? 'the benchmark'}, model ${e.modelVersion}`,
     );
+  }
+  if (status.sandbox) {
+    const s = status.sandbox;
+    lines.push(`Sandbox: ${s.level === 'full' ? 'fully isolated' : `${s.level} isolation`}`);
+    for (const problem of s.level === 'full' ? [] : (s.problems ?? [])) {
+      lines.push(`  ${problem}`);
+    }
   }
   if (status.finetune) {
     const f = status.finetune;

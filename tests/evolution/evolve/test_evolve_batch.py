@@ -125,6 +125,37 @@ def test_a_refused_key_stops_at_once(tmp_path, capsys, monkeypatch):
     assert "sk-wrong-7f3a" not in json.dumps(result)
 
 
+def test_below_full_isolation_the_batch_runs_nothing_unless_allowed(tmp_path, capsys, monkeypatch):
+    import evaluation.sandbox
+    from evaluation.sandbox import Isolation
+
+    weak = Isolation(False, False, False, None, seccomp=True, problems=("userns: disabled",))
+
+    class WeakSandbox:  # the kernel refused its namespaces; it is never asked to run anything
+        isolation = weak
+
+        def __init__(self, workers: int) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+        def __enter__(self) -> WeakSandbox:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    monkeypatch.setattr(evaluation.sandbox, "Sandbox", WeakSandbox)
+    instructions = write_instructions(tmp_path / "tasks.jsonl", 2)
+    dead = "http://127.0.0.1:9/v1"
+    assert run_cli(instructions, tmp_path / "data", dead) == 2
+    [event] = json_events(capsys.readouterr().out)
+    assert event["event"] == "error" and "userns: disabled" in event["message"]
+    assert "--allow-guard-only" in event["message"]
+    assert run_cli(instructions, tmp_path / "data", dead, "--allow-guard-only") == 1  # it ran
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -10,6 +10,7 @@ import time
 import pytest
 from evolve_helpers import GENERATOR, VERIFIER, generator_rule, reply, verifier_rule
 
+from evaluation.sandbox import Isolation
 from evolution.evolve import (
     EvolveRequest,
     EvolveSettings,
@@ -332,3 +333,23 @@ async def test_a_verifier_that_refuses_logprobs_is_asked_again_without(test_serv
     assert result.ok and result.confidence is None, result.reason
     assert first["logprobs"] is True and "logprobs" not in second
     assert result.verifier is not None and "logprobs" not in result.verifier.sampling
+
+
+class _WeakSandbox:
+    """A sandbox whose kernel refused the namespaces: never asked to run anything."""
+
+    isolation = Isolation(
+        False, False, False, None, landlock_abi=7, seccomp=True, problems=("userns: disabled",)
+    )
+
+
+async def test_generated_code_never_runs_below_full_isolation_unless_allowed():
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    settings = EvolveSettings.from_endpoints(url, max_retries=0)
+    refused = await self_evolve(EvolveRequest(SOURCE, CURSOR), settings, sandbox=_WeakSandbox())
+    assert refused.status == "error" and refused.error is not None
+    assert (refused.error.role, refused.error.kind) == ("sandbox", "IsolationRefused")
+    assert "userns: disabled" in refused.reason and "allowGuardOnly" in refused.reason
+    settings.allow_guard_only = True  # the user's choice: the flow goes on, to the generator
+    allowed = await self_evolve(EvolveRequest(SOURCE, CURSOR), settings, sandbox=_WeakSandbox())
+    assert allowed.error is not None and allowed.error.role == "generator"
