@@ -1,10 +1,15 @@
 """Cancellation reaches inside generation: ``$/cancelRequest`` and a newer request both stop
 a long generation part-way (the endless smoke model, RANDOM WEIGHTS, would otherwise write
-all 2048 tokens)."""
+all 2048 tokens).
+
+The tests share one server; each asks in a document of its own (completions are cached per
+document), and the one that lowers ``maxTokens`` puts it back. Any order passes.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 
 import pytest
@@ -29,6 +34,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 MAX_TOKENS = 2048
 SOURCE = "def slow():\n    # a long note: \n    # another note: \n    pass\n"
 GENERATED = re.compile(r"generated (\d+) tokens \((\w+)\)")
+DOCUMENTS = itertools.count()  # numbers the documents of ``open_slow``
 
 
 @pytest_lsp.fixture(config=SERVER, scope="module")
@@ -46,20 +52,26 @@ async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory
         },
     )
     await wait_for_state(statuses, "ready")
-    lsp_client.doc_uri = (workspace / "slow.py").as_uri()  # type: ignore[attr-defined]
-    open_document(lsp_client, lsp_client.doc_uri, SOURCE)  # type: ignore[attr-defined]
+    lsp_client.workspace_dir = workspace  # type: ignore[attr-defined]
     yield
     await lsp_client.shutdown_session()
+
+
+def open_slow(client: LanguageClient) -> str:
+    """Open a new document with ``SOURCE``; its uri. No answer for it is cached yet."""
+    uri = (client.workspace_dir / f"slow-{next(DOCUMENTS)}.py").as_uri()
+    open_document(client, uri, SOURCE)
+    return uri
 
 
 def log_lines(client: LanguageClient, pattern: str, start: int = 0) -> list[str]:
     return [m.message for m in client.log_messages[start:] if pattern in m.message]
 
 
-async def start_long_request(client: LanguageClient, line: int, msg_id: str):
+async def start_long_request(client: LanguageClient, uri: str, line: int, msg_id: str):
     """Send a completion request and wait until its generation is under way."""
     mark = len(client.log_messages)
-    params = inline_params(client.doc_uri, line, len(SOURCE.splitlines()[line]))
+    params = inline_params(uri, line, len(SOURCE.splitlines()[line]))
     request = asyncio.ensure_future(
         client.protocol.send_request_async(
             types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id=msg_id
@@ -78,22 +90,34 @@ async def finished_generations(client: LanguageClient, mark: int, count: int) ->
     return await wait_for(found, what=f"{count} finished generation(s)")
 
 
-async def test_cancel_request_stops_the_generation_within_a_few_tokens(client):
-    request, mark = await start_long_request(client, 1, "long-cancelled")
+async def empty_count(client: LanguageClient, reason: str) -> int:
+    return (await status_now(client))["completions"]["empty"].get(reason, 0)
+
+
+async def cancel_a_long_generation(client: LanguageClient, msg_id: str) -> tuple[int, str]:
+    """Start a long generation, cancel it with ``$/cancelRequest``; its tokens and finish."""
+    request, mark = await start_long_request(client, open_slow(client), 1, msg_id)
     await asyncio.sleep(0.2)  # some tokens in
-    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="long-cancelled"))
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
     with pytest.raises(JsonRpcRequestCancelled):
         await request
-    [(tokens, finish)] = await finished_generations(client, mark, 1)
+    [finished] = await finished_generations(client, mark, 1)
+    return finished
+
+
+async def test_cancel_request_stops_the_generation_within_a_few_tokens(client):
+    before = await empty_count(client, "cancelled")
+    tokens, finish = await cancel_a_long_generation(client, "long-cancelled")
     assert finish == "cancelled"
     assert tokens < MAX_TOKENS
-    status = await status_now(client)
-    assert status["completions"]["empty"]["cancelled"] >= 1
+    assert await empty_count(client, "cancelled") == before + 1
 
 
 async def test_a_newer_request_for_the_same_document_supersedes_the_running_one(client):
-    older, mark = await start_long_request(client, 1, "older")
-    newer, _ = await start_long_request(client, 2, "newer")
+    before = await empty_count(client, "superseded")
+    uri = open_slow(client)
+    older, mark = await start_long_request(client, uri, 1, "older")
+    newer, _ = await start_long_request(client, uri, 2, "newer")
     result = await asyncio.wait_for(older, 60)
     assert result.items == ()
     [(tokens, finish), *_] = await finished_generations(client, mark, 1)
@@ -102,20 +126,31 @@ async def test_a_newer_request_for_the_same_document_supersedes_the_running_one(
     client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="newer"))
     with pytest.raises(JsonRpcRequestCancelled):
         await newer
-    status = await status_now(client)
-    assert status["completions"]["empty"]["superseded"] >= 1
+    assert await empty_count(client, "superseded") == before + 1
 
 
-async def test_after_cancellations_a_short_request_is_served(client):
-    client.set_configuration({"completion": {"maxTokens": 8}}, section="evoselfcode")
+async def change_max_tokens(client: LanguageClient, count: int) -> int:
+    """Set ``completion.maxTokens`` and wait until the server took it in; the log mark."""
+    client.set_configuration({"completion": {"maxTokens": count}}, section="evoselfcode")
     mark = len(client.log_messages)
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
     await wait_for(
         lambda: log_lines(client, "evoselfcode.completion.maxTokens", mark), what="settings pulled"
     )
-    result = await client.text_document_inline_completion_async(
-        inline_params(client.doc_uri, 2, len(SOURCE.splitlines()[2]))
-    )
-    assert len(result.items) == 1
-    assert log_lines(client, "at most 8 new tokens", mark)
-    assert (await status_now(client))["state"] == "ready"
+    return mark
+
+
+async def test_after_cancellations_a_short_request_is_served(client):
+    tokens, finish = await cancel_a_long_generation(client, "cancelled-first")
+    assert finish == "cancelled" and tokens < MAX_TOKENS
+    mark = await change_max_tokens(client, 8)
+    try:
+        uri = open_slow(client)
+        result = await client.text_document_inline_completion_async(
+            inline_params(uri, 2, len(SOURCE.splitlines()[2]))
+        )
+        assert len(result.items) == 1
+        assert log_lines(client, "at most 8 new tokens", mark)
+        assert (await status_now(client))["state"] == "ready"
+    finally:
+        await change_max_tokens(client, MAX_TOKENS)

@@ -3,6 +3,10 @@
 The model is the endless smoke model (RANDOM WEIGHTS): every completion is one junk line,
 so the cursor sits at the end of a comment, where junk is valid Python and survives the
 syntax check. Assertions are about plumbing: items, ranges, cache, status, reasons.
+
+The tests share one server; each asks in documents of its own (the cache is per document),
+counts what it caused from the status before and after, and the test that turns on the
+debounce turns it off again. Any order passes, each test alone too.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import pytest_asyncio
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
@@ -76,6 +81,7 @@ async def test_initialize_declares_the_features_and_loads_in_the_background(clie
 async def test_a_completion_in_a_comment_is_one_clean_line_at_the_cursor(client):
     uri = uri_of(client, "geometry/area.py")
     open_document(client, uri, SOURCE)
+    before = (await status_now(client))["completions"]
     result = await client.text_document_inline_completion_async(
         inline_params(uri, COMMENT_LINE, COMMENT_END)
     )
@@ -87,8 +93,8 @@ async def test_a_completion_in_a_comment_is_one_clean_line_at_the_cursor(client)
     cursor = types.Position(line=COMMENT_LINE, character=COMMENT_END)
     assert item.range == types.Range(start=cursor, end=cursor)
     status = await status_now(client)
-    assert status["completions"]["served"] >= 1
-    assert status["completions"]["generated"] >= 1
+    assert status["completions"]["served"] == before["served"] + 1
+    assert status["completions"]["generated"] == before["generated"] + 1
     assert status["latencyMs"]["p50"] is not None
 
 
@@ -201,27 +207,45 @@ async def test_every_request_of_a_typing_session_is_answered_with_a_reason(clien
 
 
 async def test_status_notifications_carry_the_counts(client):
+    uri = uri_of(client, "geometry/counted.py")
+    open_document(client, uri, SOURCE)
+    asked = (await status_now(client))["completions"]["requests"]
     seen = len(client.statuses)
-    await wait_for(
-        lambda: (
-            any(s["completions"]["requests"] > 0 for s in client.statuses[seen:])
-            or any(s["completions"]["requests"] > 0 for s in client.statuses)
+    await client.text_document_inline_completion_async(
+        inline_params(uri, COMMENT_LINE, COMMENT_END)
+    )  # a request of this test, which the next notification counts
+    latest = await wait_for(
+        lambda: next(
+            (s for s in client.statuses[seen:] if s["completions"]["requests"] > asked), None
         ),
         what="a status with completion counts",
     )
-    latest = client.statuses[-1]
     assert set(latest) >= {"state", "model", "completions", "latencyMs", "randomWeights"}
     assert set(latest["completions"]) >= {"requests", "served", "empty", "cacheHits"}
 
 
-async def test_debounce_keeps_only_the_last_of_a_burst_and_an_explicit_request_skips_it(client):
-    client.set_configuration({"completion": {"debounceMs": 300}}, section="evoselfcode")
+async def change_debounce(client: LanguageClient, debounce_ms: int) -> None:
+    """Set ``completion.debounceMs`` and wait until the server took it in."""
+    client.set_configuration({"completion": {"debounceMs": debounce_ms}}, section="evoselfcode")
     mark = len(client.log_messages)
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
     await wait_for(
         lambda: any("debounceMs" in m.message for m in client.log_messages[mark:]),
         what="the debounce setting",
     )
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def debounce_300ms(client):
+    """The debounce on for one test, and off again after it (as the fixture set it)."""
+    await change_debounce(client, 300)
+    yield
+    await change_debounce(client, 0)
+
+
+async def test_debounce_keeps_only_the_last_of_a_burst_and_an_explicit_request_skips_it(
+    client, debounce_300ms
+):
     uri = uri_of(client, "geometry/burst.py")
     open_document(client, uri, SOURCE)
     before = (await status_now(client))["completions"]["empty"].get("debounced", 0)

@@ -5,12 +5,19 @@ generator and the verifier, the real sandbox for the generated tests and the rea
 training-data store. The client shows results itself: it applies the returned edit and tells
 the server to record the pair. The completion model is the smoke model (RANDOM WEIGHTS); it
 plays no part here beyond being loaded.
+
+The tests share one server and one scripted server, but nothing else: each works in documents
+of its own (``new_editor``), the scripted server starts every test reset (``fresh_script``),
+counts of stored records are taken relative to the test's start, and settings changed are put
+back in a ``finally``. Any order passes, each test alone too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
+import uuid
 from pathlib import Path
 
 import pytest
@@ -20,7 +27,7 @@ from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pytest_lsp import LanguageClient
 
-from evolution.store import Decontaminator, TrainingStore
+from evolution.store import Decontaminator, RecordDraft, TrainingStore
 from evolution.testserver import Fault, ScriptedServer
 from tests.server.conftest import SERVER, initialize, plain, record_status, wait_for, wait_for_state
 from tests.server.editor import Editor, decode_code_actions_with_commands
@@ -42,12 +49,21 @@ def other():
 '''
 MEAN_END = len("    return sum(values) / len(values)  # 平均 😀") + 1  # UTF-16: 😀 takes 2
 KEY = "sk-evo-test-0123456789"
+FOLDERS = itertools.count()  # numbers the folders of ``new_editor``
 
 
 @pytest.fixture(scope="module")
 def scripted():
     with ScriptedServer() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def fresh_script(scripted):
+    """Every test starts with no script, no faults and no recorded requests."""
+    scripted.reset()
+    yield
+    scripted.reset()
 
 
 @pytest_lsp.fixture(config=SERVER, scope="module")
@@ -67,7 +83,8 @@ async def client(lsp_client: LanguageClient, smoke_model_dir, scripted, tmp_path
     await initialize(lsp_client, workspace, settings)
     await wait_for_state(statuses, "ready")
     lsp_client.data_dir = workspace.parent / "data"  # type: ignore[attr-defined]
-    lsp_client.editor = Editor(lsp_client, (workspace / "stats.py").as_uri(), SOURCE)  # type: ignore[attr-defined]
+    lsp_client.workspace_dir = workspace  # type: ignore[attr-defined]
+    lsp_client.statuses = statuses  # type: ignore[attr-defined]
     yield
     await lsp_client.shutdown_session()
 
@@ -81,11 +98,20 @@ async def command(client: LanguageClient, name: str, argument: dict | None = Non
     )
 
 
-async def evolve(client: LanguageClient, line: int = 5, uri: str | None = None) -> dict:
+def new_editor(
+    client: LanguageClient,
+    name: str = "stats.py",
+    text: str = SOURCE,
+    language: str = "python",
+) -> Editor:
+    """A document ``name`` of this test's own, in a new folder of the workspace, opened."""
+    folder = client.workspace_dir / f"doc-{next(FOLDERS)}"
+    return Editor(client, (folder / name).as_uri(), text, language)
+
+
+async def evolve(client: LanguageClient, uri: str, line: int = 5) -> dict:
     where = {"line": line, "character": 4}
-    return await command(
-        client, "evoselfcode.selfEvolve", {"uri": uri or client.editor.uri, "position": where}
-    )
+    return await command(client, "evoselfcode.selfEvolve", {"uri": uri, "position": where})
 
 
 async def actions_at(client: LanguageClient, uri: str, line: int) -> list[types.CodeAction]:
@@ -131,33 +157,28 @@ def new_progress(client: LanguageClient, known: set) -> list:
 
 
 async def test_the_action_is_offered_in_functions_and_preferred_under_a_marker(client):
-    [action] = await actions_at(client, client.editor.uri, 5)
+    editor = new_editor(client)
+    [action] = await actions_at(client, editor.uri, 5)
     assert action.title == "Self-evolve this function" and not action.is_preferred
     assert action.kind == types.CodeActionKind.RefactorRewrite
     assert action.command is not None and action.command.command == "evoselfcode.selfEvolve"
-    assert await actions_at(client, client.editor.uri, 0) == []  # `import math`: no function
+    assert await actions_at(client, editor.uri, 0) == []  # `import math`: no function
 
-    marked = Editor(
-        client,
-        client.editor.uri.replace("stats", "marked"),
-        "# self-evolve: never fail\ndef f(x):\n    return 1 / x\n",
+    marked = new_editor(
+        client, "marked.py", "# self-evolve: never fail\ndef f(x):\n    return 1 / x\n"
     )
     for line in (0, 2):  # on the marker comment and inside the function
         [action] = await actions_at(client, marked.uri, line)
         assert action.title == "Self-evolve this function" and action.is_preferred
-    notes = Editor(
-        client,
-        client.editor.uri.replace("stats.py", "notes.md"),
-        "def f():\n    pass\n",
-        "markdown",
-    )
+    notes = new_editor(client, "notes.md", "def f():\n    pass\n", "markdown")
     assert await actions_at(client, notes.uri, 1) == []
 
 
 async def test_an_accepted_evolution_is_recorded_and_the_client_applies_it(client, scripted):
     scripted.set_script(script())
+    editor = new_editor(client)
     known = set(client.progress_reports)
-    result = await evolve(client)
+    result = await evolve(client, editor.uri)
     assert result["ok"] and result["status"] == "accepted", result["reason"]
     assert result["rejectedBy"] is None and result["functionName"] == "mean"
     assert [(g["name"], g["passed"]) for g in result["gates"]] == [
@@ -174,7 +195,7 @@ async def test_an_accepted_evolution_is_recorded_and_the_client_applies_it(clien
         "end": {"line": 5, "character": MEAN_END},
     }
     [change] = result["edit"]["documentChanges"]
-    assert change["textDocument"] == {"uri": client.editor.uri, "version": client.editor.version}
+    assert change["textDocument"] == {"uri": editor.uri, "version": editor.version}
     assert change["edits"] == [{"range": result["range"], "newText": result["proposed"]}]
     messages = [getattr(v, "message", None) or "" for v in new_progress(client, known)]
     for stage in (
@@ -189,8 +210,8 @@ async def test_an_accepted_evolution_is_recorded_and_the_client_applies_it(clien
     answer = await command(client, "evoselfcode.acceptEvolution", {"id": result["id"]})
     assert answer["recorded"] and not answer["duplicate"] and answer["applied"] is False
     edit = get_converter().structure(result["edit"], types.WorkspaceEdit)
-    assert client.editor.apply_edit(edit)  # the client applies it itself (clientUi)
-    assert "math.fsum(values)" in client.editor.text and "# 平均" not in client.editor.text
+    assert editor.apply_edit(edit)  # the client applies it itself (clientUi)
+    assert "math.fsum(values)" in editor.text and "# 平均" not in editor.text
 
     record = stored(client).get(answer["recordId"])
     assert record.source == "editor" and record.code.startswith("def mean(values):")
@@ -210,7 +231,7 @@ async def test_an_accepted_evolution_is_recorded_and_the_client_applies_it(clien
 async def test_a_rejected_proposal_records_nothing(client, scripted):
     scripted.set_script(script())
     before = record_count(client)
-    result = await evolve(client)
+    result = await evolve(client, new_editor(client).uri)
     assert result["ok"]
     assert await command(client, "evoselfcode.rejectEvolution", {"id": result["id"]}) == {
         "dropped": True
@@ -223,10 +244,13 @@ async def test_a_rejected_proposal_records_nothing(client, scripted):
 async def test_a_stale_proposal_is_refused_and_nothing_is_recorded(client, scripted):
     scripted.set_script(script())
     before = record_count(client)
-    result = await evolve(client)
+    editor = new_editor(client)
+    result = await evolve(client, editor.uri)
     assert result["ok"]
-    editor = client.editor
-    editor.replace_all(editor.text.replace("if not values:", "if values is None:"))
+    body = "return sum(values) / len(values)"
+    editor.replace_all(
+        editor.text.replace(body, body.replace("len(values)", "max(len(values), 1)"))
+    )
     with pytest.raises(JsonRpcException) as error:
         await command(client, "evoselfcode.acceptEvolution", {"id": result["id"]})
     assert error.value.code == REQUEST_FAILED
@@ -236,7 +260,7 @@ async def test_a_stale_proposal_is_refused_and_nothing_is_recorded(client, scrip
 
 async def test_a_gate_rejection_names_the_gate_and_the_reason(client, scripted):
     scripted.set_script(script(tests="assert mean([1, 2]) == 2\n"))  # wrong: the mean is 1.5
-    result = await evolve(client)
+    result = await evolve(client, new_editor(client).uri)
     assert result["ok"] is False and result["status"] == "rejected"
     assert result["rejectedBy"] == "execution"
     assert result["reason"].startswith("execution: a test failed")
@@ -250,9 +274,10 @@ async def test_an_endpoint_that_is_down_is_named(client, scripted):
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         down = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    editor = new_editor(client)
     await change_settings(client, generator={"baseUrl": down})
     try:
-        result = await evolve(client)
+        result = await evolve(client, editor.uri)
     finally:
         await change_settings(client, generator={"baseUrl": scripted.base_url})
     assert result["status"] == "error" and result["ok"] is False
@@ -264,18 +289,19 @@ async def test_an_endpoint_that_is_down_is_named(client, scripted):
 
 
 async def test_a_missing_key_says_how_to_set_it_and_a_key_handed_in_works(client, scripted):
+    editor = new_editor(client)
     with ScriptedServer(script(), api_key=KEY) as guarded:
         url = guarded.base_url
         await change_settings(client, generator={"baseUrl": url}, verifier={"baseUrl": url})
         try:
-            refused = await evolve(client)
+            refused = await evolve(client, editor.uri)
             keys = {"generator": KEY, "verifier": KEY}
             assert await command(client, "evoselfcode.setApiKeys", keys) == {
                 "keysSet": {"generator": True, "verifier": True}
             }
-            accepted = await evolve(client)
+            accepted = await evolve(client, editor.uri)
+        finally:  # forget the keys ("" and None both do) and go back to the scripted server
             await command(client, "evoselfcode.setApiKeys", {"generator": "", "verifier": None})
-        finally:
             back = {"baseUrl": scripted.base_url}
             await change_settings(client, generator=back, verifier=back)
         sent = [r.headers.get("authorization") for r in guarded.requests]
@@ -291,8 +317,9 @@ async def test_cancelling_the_progress_bar_stops_the_requests(client, scripted):
     scripted.set_script(script())
     scripted.inject(Fault(kind="slow", delay=30, path="/v1/chat/completions"))
     scripted.clear_requests()
+    editor = new_editor(client)
     known = set(client.progress_reports)
-    running = asyncio.ensure_future(evolve(client))
+    running = asyncio.ensure_future(evolve(client, editor.uri))
     token = await wait_for(
         lambda: next(
             (
@@ -312,17 +339,17 @@ async def test_cancelling_the_progress_bar_stops_the_requests(client, scripted):
         await asyncio.wait_for(running, 20)  # the slow answer would take 30 s
     assert error.value.code == REQUEST_FAILED and "cancelled" in error.value.message
     assert len(scripted.bodies("/v1/chat/completions")) == 1  # the verifier was never asked
-    scripted.clear_faults()
 
 
 async def test_cancel_request_stops_the_flow_too(client, scripted):
     scripted.set_script(script())
     scripted.inject(Fault(kind="slow", delay=30, path="/v1/chat/completions"))
     scripted.clear_requests()
+    editor = new_editor(client)
     mark = len(client.log_messages)
     params = types.ExecuteCommandParams(
         command="evoselfcode.selfEvolve",
-        arguments=[{"uri": client.editor.uri, "position": {"line": 5, "character": 4}}],
+        arguments=[{"uri": editor.uri, "position": {"line": 5, "character": 4}}],
     )
     running = asyncio.ensure_future(
         client.protocol.send_request_async(
@@ -338,7 +365,6 @@ async def test_cancel_request_stops_the_flow_too(client, scripted):
         timeout=20,
         what="the flow to stop",
     )
-    scripted.clear_faults()
 
 
 async def test_a_self_evolve_instruction_evolves_the_function_below_it(client, scripted):
@@ -347,9 +373,7 @@ async def test_a_self_evolve_instruction_evolves_the_function_below_it(client, s
     function = "# self-evolve: return 0.0 for an empty list\ndef mean(values):\n" + (
         "    return sum(values) / len(values)"
     )
-    editor = Editor(
-        client, client.editor.uri.replace("stats", "marker"), f"import math\n\n{function}\n"
-    )
+    editor = new_editor(client, "marker.py", f"import math\n\n{function}\n")
     result = await command(
         client,
         "evoselfcode.generateFromInstruction",
@@ -364,7 +388,7 @@ async def test_a_self_evolve_instruction_evolves_the_function_below_it(client, s
 async def test_a_self_evolve_instruction_without_a_function_writes_one_below(client, scripted):
     scripted.set_script(script(code=ADD, tests=ADD_TESTS))
     text = "# 自我演化: write a function that adds two numbers\n"
-    editor = Editor(client, client.editor.uri.replace("stats", "adder"), text)
+    editor = new_editor(client, "adder.py", text)
     [action] = await actions_at(client, editor.uri, 0)  # no function here to self-evolve
     assert action.title == "Generate code from this instruction"
     result = await command(
@@ -383,35 +407,29 @@ async def test_a_self_evolve_instruction_without_a_function_writes_one_below(cli
 
 
 async def test_bad_requests_get_clear_errors(client):
-    notes = client.editor.uri.replace("stats.py", "notes.md")
+    notes = new_editor(client, "notes.md", "def f():\n    pass\n", "markdown")
     with pytest.raises(JsonRpcException) as error:
-        await evolve(client, line=1, uri=notes)
+        await evolve(client, notes.uri, line=1)
     assert error.value.code == REQUEST_FAILED and "Python functions" in error.value.message
 
-    huge = Editor(
-        client,
-        client.editor.uri.replace("stats", "huge"),
-        "def f():\n" + "    x = 1  # padding\n" * 3000,
-    )
+    huge = new_editor(client, "huge.py", "def f():\n" + "    x = 1  # padding\n" * 3000)
     selection = {"start": {"line": 0, "character": 0}, "end": {"line": 3000, "character": 0}}
     with pytest.raises(JsonRpcException) as error:
         await command(client, "evoselfcode.selfEvolve", {"uri": huge.uri, "range": selection})
     assert error.value.code == REQUEST_FAILED and "select one function" in error.value.message
 
-    big = Editor(
-        client, client.editor.uri.replace("stats", "big"), "def f():\n" + "# pad\n" * 200_000
-    )
+    big = new_editor(client, "big.py", "def f():\n" + "# pad\n" * 200_000)
     with pytest.raises(JsonRpcException) as error:
-        await evolve(client, line=0, uri=big.uri)
+        await evolve(client, big.uri, line=0)
     assert "self-evolve works in files of at most" in error.value.message
     assert await actions_at(client, big.uri, 0) == []  # too big to search on every keystroke
 
     with pytest.raises(JsonRpcInvalidParams):
         await command(client, "evoselfcode.selfEvolve", {"position": {"line": 0, "character": 0}})
     with pytest.raises(JsonRpcInvalidParams):
-        await evolve(client, line=999)
+        await evolve(client, new_editor(client).uri, line=999)
     with pytest.raises(JsonRpcException) as error:
-        await evolve(client, uri="file:///never/opened.py")
+        await evolve(client, "file:///never/opened.py")
     assert "is not open" in error.value.message
     with pytest.raises(JsonRpcInvalidParams) as error:
         await command(client, "evoselfcode.setApiKeys", {"generator": 12345})
@@ -420,8 +438,28 @@ async def test_bad_requests_get_clear_errors(client):
     assert status["state"] == "ready"  # still serving
 
 
+async def test_the_status_shows_the_isolation_of_the_sandbox(client):
+    from evaluation.sandbox import Sandbox
+
+    sent = await wait_for(
+        lambda: next((s for s in client.statuses if "sandbox" in s), None), what="sandbox"
+    )
+    with Sandbox(workers=1) as same_host:
+        expected = same_host.isolation
+    assert sent["sandbox"]["level"] == expected.level
+    assert sent["sandbox"]["description"] == expected.describe()
+    asked = await command(client, "evoselfcode.status")
+    assert asked["sandbox"] == sent["sandbox"]
+
+
 async def test_training_data_shows_the_store(client):
+    before = record_count(client)
+    with TrainingStore.in_data_dir(client.data_dir, decontaminator=Decontaminator([])) as store:
+        for factor in (2, 3):  # two pairs of this test's own (names no other test uses)
+            name = f"scale_{uuid.uuid4().hex}"
+            code = f"def {name}(x):\n    return {factor} * x\n"
+            assert store.add(RecordDraft(f"Write {name}(x).", code, source="editor")).recorded
     data = await command(client, "evoselfcode.trainingData", {})
     assert Path(data["path"]) == client.data_dir / "training" / "pairs.jsonl"
-    assert data["records"] == record_count(client) >= 2
+    assert data["records"] == record_count(client) == before + 2
     assert data["bySource"] == {"editor": data["records"]}
