@@ -87,7 +87,7 @@ def save_checkpoint(
         model.save_pretrained(str(folder))
         torch.save(optimizer.state_dict(), folder / "optimizer.pt")
         torch.save(scheduler.state_dict(), folder / "scheduler.pt")
-        torch.save(_rng_state(), folder / "rng.pt")
+        torch.save(rng_state(), folder / "rng.pt")
         (folder / STATE).write_text(json.dumps({**state, "step": step}), encoding="utf-8")
 
     path = publish_folder(checkpoints_dir(run_dir) / f"{_PREFIX}{step:08d}", write)
@@ -140,13 +140,14 @@ def load_checkpoint(checkpoint: Checkpoint, *, model: Any, optimizer: Any, sched
         set_peft_model_state_dict(model, load_file(str(folder / "adapter_model.safetensors")))
         optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
         scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=True))
-        _set_rng_state(torch.load(folder / "rng.pt", weights_only=True))
+        set_rng_state(torch.load(folder / "rng.pt", weights_only=True))
         return json.loads((folder / STATE).read_text(encoding="utf-8"))
     except (OSError, RuntimeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{folder.name} cannot be loaded: {exc}") from exc
 
 
-def _rng_state() -> dict[str, Any]:
+def rng_state() -> dict[str, Any]:
+    """torch's (and CUDA's) random state: a resumed run draws the same numbers."""
     import torch
 
     state: dict[str, Any] = {"torch": torch.get_rng_state()}
@@ -155,7 +156,7 @@ def _rng_state() -> dict[str, Any]:
     return state
 
 
-def _set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any]) -> None:
     import torch
 
     torch.set_rng_state(state["torch"])

@@ -19,6 +19,8 @@ from evolution.finetune.checkpoint import (
     find_resumable,
     list_checkpoints,
     publish_folder,
+    rng_state,
+    set_rng_state,
 )
 from evolution.pretrain.config import PretrainError
 
@@ -38,7 +40,7 @@ def save_checkpoint(
         save_file(weights, str(folder / "model.safetensors"))
         torch.save(optimizer.state_dict(), folder / "optimizer.pt")
         torch.save(scheduler.state_dict(), folder / "scheduler.pt")
-        torch.save(_rng_state(), folder / "rng.pt")
+        torch.save(rng_state(), folder / "rng.pt")
         (folder / STATE).write_text(json.dumps({**state, "step": step}), encoding="utf-8")
 
     path = publish_folder(work / "checkpoints" / f"{_PREFIX}{step:08d}", write)
@@ -66,7 +68,7 @@ def load_latest(
         # round (load_state_dict moves the optimizer's state to its parameters' device).
         optimizer.load_state_dict(_load(folder / "optimizer.pt"))
         scheduler.load_state_dict(_load(folder / "scheduler.pt"))
-        _set_rng_state(_load(folder / "rng.pt"))
+        set_rng_state(_load(folder / "rng.pt"))
         return json.loads((folder / STATE).read_text(encoding="utf-8"))
     except (OSError, RuntimeError, ValueError, KeyError) as exc:
         raise PretrainError(f"checkpoint {folder} cannot be loaded: {exc}") from exc
@@ -76,20 +78,3 @@ def _load(path: Path) -> Any:
     import torch
 
     return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def _rng_state() -> dict[str, Any]:
-    import torch
-
-    state: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    import torch
-
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
@@ -36,6 +37,19 @@ def endless_model_dir(smoke_model_dir: Path, tmp_path_factory: pytest.TempPathFa
     shutil.copytree(smoke_model_dir, target)
     silence_tokens(target, blank_pieces=True)
     return target
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def raw(tmp_path_factory: pytest.TempPathFactory):
+    """A bare JSON-RPC client (``rawlsp.RawClient``) of a server whose model folder is empty:
+    for what a well-behaved client never sends. One server per module."""
+    from tests.server.rawlsp import RawClient
+
+    client = await RawClient.start()
+    response = await client.initialize({"model": str(tmp_path_factory.mktemp("no-model"))})
+    assert "capabilities" in response["result"]
+    yield client
+    await client.close()
 
 
 def capabilities(*, inline: bool = True) -> types.ClientCapabilities:

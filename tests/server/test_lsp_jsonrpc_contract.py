@@ -12,7 +12,6 @@ import asyncio
 import json
 
 import pytest
-import pytest_asyncio
 
 from tests.server.rawlsp import RawClient
 
@@ -22,15 +21,6 @@ PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600,
 URI = "file:///w/never-opened.py"
 HARMLESS = "textDocument/noSuchThing"  # let through by mistake, it would do nothing
 RANGE = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def raw(tmp_path_factory):
-    client = await RawClient.start()
-    response = await client.initialize({"model": str(tmp_path_factory.mktemp("no-model"))})
-    assert "capabilities" in response["result"]
-    yield client
-    await client.close()
 
 
 async def status(raw: RawClient) -> dict:

@@ -9,22 +9,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import pytest_asyncio
 
 from tests.server.rawlsp import RawClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 INVALID_PARAMS, METHOD_NOT_FOUND, REQUEST_FAILED = -32602, -32601, -32803
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def raw(tmp_path_factory):
-    client = await RawClient.start()
-    response = await client.initialize({"model": str(tmp_path_factory.mktemp("no-model"))})
-    assert "capabilities" in response["result"]
-    yield client
-    await client.close()
 
 
 async def assert_still_serving(raw: RawClient) -> None:
