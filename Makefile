@@ -15,11 +15,13 @@ UV := $(VENV)/bin/uv
 
 PY_SOURCES := $(shell find server models evolution evaluation -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null)
 TS_SOURCES := $(shell find extension/src -name '*.ts' 2>/dev/null)
+# The model the repository ships; the .vsix carries it (scripts/package-vsix.mjs).
+SHIPPED_MODEL_FILES := $(wildcard models/evoselfcode-small/*)
 
 .PHONY: help setup python lock lock-check node extension demo test lint typecheck pytest test-extension e2e bench clean
 
 help:
-	@echo "make demo   set up, then run the whole loop on the smoke model"
+	@echo "make demo   set up, then run the whole loop on the shipped small model"
 	@echo "make test   set up, then lint, type-check and run every test"
 	@echo "make bench  run the benchmarks in bench/ (each prints a JSON line)"
 	@echo "make lock   re-resolve uv.lock from pyproject.toml (PACKAGE=name upgrades that one)"
@@ -38,13 +40,18 @@ $(STAMPS)/python: pyproject.toml uv.lock
 	$(PY) -m pip check
 	touch $@
 
+# uv alone, for the lock targets: they must work while pyproject.toml and uv.lock disagree.
+$(UV):
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "$(UV_SPEC)"
+
 # Re-resolve after editing pyproject.toml; `make lock PACKAGE=transformers` moves that package to
 # its newest allowed version, `make lock PACKAGE=all` every package.
-lock: $(STAMPS)/python
+lock: $(UV)
 	$(UV) lock $(if $(filter all,$(PACKAGE)),--upgrade,$(if $(PACKAGE),--upgrade-package $(PACKAGE)))
 
 # The resolver's own check that uv.lock still matches pyproject.toml.
-lock-check: $(STAMPS)/python
+lock-check: $(UV)
 	$(UV) lock --check
 
 # --- Extension ------------------------------------------------------------------------------
@@ -57,7 +64,7 @@ $(STAMPS)/node: package.json package-lock.json
 extension: dist/extension.js evoselfcode.vsix
 dist/extension.js: $(STAMPS)/node $(TS_SOURCES) esbuild.mjs
 	npm run --silent bundle
-evoselfcode.vsix: dist/extension.js package.json pyproject.toml .vscodeignore scripts/package-vsix.mjs $(PY_SOURCES)
+evoselfcode.vsix: dist/extension.js package.json pyproject.toml .vscodeignore scripts/package-vsix.mjs $(PY_SOURCES) $(SHIPPED_MODEL_FILES)
 	npm run --silent package
 
 # --- Run ------------------------------------------------------------------------------------

@@ -106,6 +106,8 @@ def settings(model_dir: Path, max_tokens: int) -> dict:
             "timeoutMs": 60000,
             "contextTokens": CONTEXT_TOKENS,
             "prefixShare": PREFIX_SHARE,
+            # The direct path has no background work: prefetching would time something else.
+            "prefetch": False,
         },
     }
 

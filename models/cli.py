@@ -7,7 +7,8 @@ import json
 import os
 import sys
 
-DEFAULT_MODEL = "Qwen2.5-Coder-1.5B"
+from models.paths import DEFAULT_MODEL
+
 API_KEY_ENV = "EVOSELFCODE_API_KEY"
 
 
@@ -57,7 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     complete.add_argument(
         "--dtype", default="auto", choices=("auto", "bfloat16", "float16", "float32")
     )
-    complete.add_argument("--quantization", default="none", choices=("none", "8bit", "4bit"))
+    complete.add_argument(
+        "--quantization",
+        default="auto",
+        choices=("auto", "none", "16bit", "8bit", "4bit"),
+        help="auto: int8 weights on a CPU, full precision on a GPU",
+    )
     complete.add_argument("--backend", default="local", choices=("local", "remote"))
     complete.add_argument(
         "--remote-url",

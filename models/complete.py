@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ class CompletionRequest:
     repo_name: str | None = None
     device: str = "auto"
     dtype: str = "auto"
-    quantization: str = "none"
+    quantization: str = "auto"
     backend: str = "local"
     remote_url: str | None = None
     remote_model: str | None = None
@@ -103,6 +104,7 @@ def run_completion(req: CompletionRequest, *, as_json: bool = False) -> int:
     )
     infill = build_infill_prompt(model, ctx, req.context_tokens, req.prefix_share)
     stream = None if as_json else _write_stdout
+    params = dataclasses.replace(params, heal=infill.heal)
     generation = model.generate(infill.prompt, params, on_text=stream)
     if as_json:
         result = {

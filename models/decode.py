@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from models.decode_steps import DecodeSteps
 from models.encoding import Codec
+from models.healing import remaining
 from models.sampling import TokenPicker
 from models.speculation import DraftGovernor, Speculation
 from models.textstream import IncrementalDecoder, StopStrings
@@ -36,11 +37,23 @@ Forward = Callable[..., "torch.Tensor"]
 
 
 class Deadline:
-    """Why a generation must end now, if it must: cancelled, or out of time."""
+    """Why a generation must end now, if it must: cancelled, or out of time; and whether its
+    time box (``SamplingParams.time_box_s``) has closed, after which it ends at a line end."""
 
-    def __init__(self, started: float, limit_s: float | None, cancel: CancelToken | None) -> None:
+    def __init__(
+        self,
+        started: float,
+        limit_s: float | None,
+        cancel: CancelToken | None,
+        time_box_s: float | None = None,
+    ) -> None:
         self._end = started + limit_s if limit_s is not None else None
         self._cancel = cancel
+        self._box_end = started + time_box_s if time_box_s is not None else None
+
+    def boxed(self) -> bool:
+        """True once the time box has closed (never without one)."""
+        return self._box_end is not None and time.monotonic() >= self._box_end
 
     def reason(self) -> FinishReason | None:
         if self._cancel is not None and self._cancel.cancelled:
@@ -67,7 +80,8 @@ def _ms(since: float) -> float:
 
 
 class Output:
-    """Generated tokens becoming text: streaming, stop strings, ``stop_check``, the length cap.
+    """Generated tokens becoming text: streaming, stop strings, ``stop_check``, the length cap
+    and the time box (``deadline``).
 
     Every token goes through ``take`` in order, drafted or not, so stops and streaming behave
     the same with and without speculation.
@@ -79,6 +93,7 @@ class Output:
         params: SamplingParams,
         on_text: TextCallback | None = None,
         stop_check: StopCheck | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         self.tokens: list[int] = []
         self.stops = StopStrings(params.stop)
@@ -88,16 +103,47 @@ class Output:
         self._max_new = params.max_new_tokens
         self._on_text = on_text
         self._stop_check = stop_check
+        self._deadline = deadline
+        self._codec = codec
+        self._heal_due = params.heal  # still to be written by the tokens picked
+        self._heal_hidden = params.heal  # still to be cut from the text shown
+
+    @property
+    def healing(self) -> bool:
+        """True while token healing restricts the next token (drafts wait until it ends)."""
+        return bool(self._heal_due)
+
+    def constrain(self, logits: torch.Tensor) -> torch.Tensor:
+        """``logits`` [1, vocab] with every token that does not write the healed text masked
+        out, while some of it is due; as they are otherwise."""
+        if not self._heal_due:
+            return logits
+        import torch
+
+        allowed = self._codec.heal_index.allowed(self._heal_due)
+        masked = torch.full_like(logits, float("-inf"))
+        index = torch.tensor(allowed, dtype=torch.long, device=logits.device)
+        masked[:, index] = logits[:, index]
+        return masked
 
     def take(self, token: int) -> bool:
         """Add one token; true when the output is finished (``reason`` says why)."""
+        if self._deadline is not None and self._deadline.boxed():
+            self._show(self.stops.end_at_line_end())
+            if self.stops.stopped:  # the text had just reached a line end: this token goes
+                self.reason = "time-box"
+                return True
         if token in self._stop_ids:
             self.reason = "eos"
             return True
         self.tokens.append(token)
-        self._show(self.stops.feed(self._decoder.push(token)))
+        if self._heal_due:
+            self._heal_due = remaining(self._heal_due, self._codec.decode([token]))
+        self._show(self.stops.feed(self._unhealed(self._decoder.push(token))))
         checked = self._stop_check is not None and self._stop_check(self.stops.text)
-        if self.stops.stopped or checked:
+        if self.stops.boxed:
+            self.reason = "time-box"
+        elif self.stops.stopped or checked:
             self.reason = "stop"
         elif len(self.tokens) >= self._max_new:
             self.reason = "length"
@@ -106,16 +152,50 @@ class Output:
     def finish(self, fallback: FinishReason | None) -> FinishReason:
         """Release held-back text; a stop string completed by it makes the reason ``"stop"``."""
         if not self.stops.stopped:
-            self._show(self.stops.feed(self._decoder.flush()) + self.stops.finish())
+            self._show(self.stops.feed(self._unhealed(self._decoder.flush())) + self.stops.finish())
         if self.stops.stopped:
-            self.reason = "stop"
+            self.reason = "time-box" if self.stops.boxed else "stop"
         self.reason = self.reason or fallback
         assert self.reason is not None
         return self.reason
 
+    def _unhealed(self, piece: str) -> str:
+        """``piece`` without the healed text it starts with (the prompt already had it)."""
+        hidden = self._heal_hidden
+        cut = next(
+            (i for i, (a, b) in enumerate(zip(piece, hidden, strict=False)) if a != b),
+            min(len(piece), len(hidden)),
+        )
+        self._heal_hidden = self._heal_hidden[cut:]
+        return piece[cut:]
+
     def _show(self, piece: str) -> None:
         if piece and self._on_text is not None:
             self._on_text(piece)
+
+
+def prefill(
+    rt: Runtime, ids: Sequence[int], cache: Any, n_cached: int, deadline: Deadline
+) -> tuple[torch.Tensor | None, list[int], FinishReason | None]:
+    """Feed ``ids[n_cached:]`` into ``cache`` (one row), chunked so that a cancel or the time
+    limit lands between chunks of a long prompt. Returns the last position's logits
+    ``[1, vocab]`` (None when nothing was fed), the ids ``cache`` now holds, and why it
+    stopped early, if it did. Call under ``torch.inference_mode()``."""
+    import torch
+
+    fed = list(ids[:n_cached])
+    logits = None
+    pos = n_cached
+    while pos < len(ids):
+        end = min(len(ids), pos + rt.prefill_chunk)
+        chunk = torch.tensor([ids[pos:end]], device=rt.device)
+        positions = torch.arange(pos, end, device=rt.device)[None]
+        logits = rt.forward(chunk, positions, cache, None)
+        fed.extend(ids[pos:end])
+        pos = end
+        if pos < len(ids) and (reason := deadline.reason()):
+            return logits, fed, reason
+    return logits, fed, None
 
 
 def decode_one(
@@ -140,25 +220,13 @@ def decode_one(
     """
     import torch
 
-    fed = list(ids[:n_cached])
-    reason: FinishReason | None = None
-    logits = None
     t_prefill = time.perf_counter()
     with torch.inference_mode():
-        pos = n_cached
-        while pos < len(ids):  # chunked so a cancel lands between chunks of a long prompt
-            end = min(len(ids), pos + rt.prefill_chunk)
-            chunk = torch.tensor([ids[pos:end]], device=rt.device)
-            positions = torch.arange(pos, end, device=rt.device)[None]
-            logits = rt.forward(chunk, positions, cache, None)
-            fed.extend(ids[pos:end])
-            pos = end
-            if pos < len(ids) and (reason := deadline.reason()):
-                break
+        logits, fed, reason = prefill(rt, ids, cache, n_cached, deadline)
         prefill_ms = _ms(t_prefill)
 
         t_decode = time.perf_counter()
-        out = Output(rt.codec, params, on_text, stop_check)
+        out = Output(rt.codec, params, on_text, stop_check, deadline)
         loop = DecodeSteps(rt, params, ids, cache, fed, speculation, governor)
         if reason is None:
             assert logits is not None
@@ -197,7 +265,7 @@ def decode_batch(
     positions = (mask.cumsum(-1) - 1).clamp(min=0)  # real tokens count from 0 after the padding
     input_ids, mask, positions = (t.to(rt.device) for t in (input_ids, mask, positions))
 
-    states = [Output(rt.codec, params) for _ in rows]
+    states = [Output(rt.codec, params, deadline=deadline) for _ in rows]
     active = list(range(len(rows)))
     picker = TokenPicker(params, rt.codec.stop_ids, rt.device)
     reason: FinishReason | None = None
@@ -211,6 +279,9 @@ def decode_batch(
         for step in range(params.max_new_tokens):
             if reason := deadline.reason():
                 break
+            logits = torch.cat(
+                [states[i].constrain(logits[j : j + 1]) for j, i in enumerate(active)]
+            )
             tokens = picker.pick(logits, step).tolist()
             keep = [j for j, i in enumerate(active) if not states[i].take(tokens[j])]
             if not keep:

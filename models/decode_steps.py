@@ -65,7 +65,7 @@ class DecodeSteps:
             if draft and self._governor is not None:
                 self._governor.scored(kept)
             self._score_shadow(out.tokens)
-            draft = self._draft(out.tokens)
+            draft = [] if out.healing else self._draft(out.tokens)
             rows = self._feed([out.tokens[-1], *draft])
 
     def _verify(
@@ -84,7 +84,8 @@ class DecodeSteps:
             # Sampling stays exact and seeded draws stay the same: a one-token draft
             # distribution makes speculative sampling's accept-or-resample the same as
             # drawing from p and comparing (p(draft) to accept, p without it otherwise).
-            token = int(self._picker.pick(rows[i : i + 1], len(out.tokens))[0])
+            row = out.constrain(rows[i : i + 1])
+            token = int(self._picker.pick(row, len(out.tokens))[0])
             agreed = i < len(draft) and token == draft[i]
             self.accepted += agreed
             if out.take(token):

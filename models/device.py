@@ -6,7 +6,7 @@ import importlib.util
 import platform
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from models.errors import InvalidRequestError, UnsupportedError
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
-QUANTIZATIONS = ("none", "8bit", "4bit")
+QUANTIZATIONS = ("auto", "none", "16bit", "8bit", "4bit")
 
 
 def choose_device(requested: str = "auto") -> str:
@@ -67,19 +67,59 @@ def cpu_has_native_bf16() -> bool:
     return False
 
 
+# Below this size of float weights ``auto`` keeps them as they are on a CPU: they mostly stay
+# in the CPU's caches between tokens, so fewer bytes buy little. Measured on a loaded 2-core
+# AVX2 CPU with 32 MiB of L3, decode ms/token in float32 vs float16: the shipped 27 MB model
+# 6.3 vs 5.5, the 107 MB bench shape 32 vs 15, Qwen2.5-Coder-0.5B's 2.5 GB 128 vs 82.
+CPU_PACKED_MIN_WEIGHT_BYTES = 64 * 2**20
+# quantization values packed by ``models.cpu_weights`` on a CPU, and how
+PackedKind = Literal["float16", "int8"]
+CPU_PACKED: dict[str, PackedKind] = {"16bit": "float16", "8bit": "int8"}
+
+
+def choose_quantization(requested: str, device: str, weight_bytes: int | None = None) -> str:
+    """``auto``: float16 weights (``16bit``, ``models.cpu_weights``) on a CPU for models of
+    at least ``CPU_PACKED_MIN_WEIGHT_BYTES`` (``weight_bytes``: their files; None counts as
+    large), the weights as loaded elsewhere.
+
+    Decoding on a CPU is bound by the bytes of weights read per token: float16 halves them
+    with no loss measured in greedy output; ``8bit`` (int8) is faster still but changes
+    greedy output noticeably, so it is a choice, not the default (bench/cpu_latency.py
+    measures both against llama.cpp). On a GPU the dtype is already 16-bit.
+    """
+    if requested not in QUANTIZATIONS:
+        raise InvalidRequestError(f"quantization must be one of {QUANTIZATIONS}, got {requested!r}")
+    if requested != "auto":
+        return requested
+    large = weight_bytes is None or weight_bytes >= CPU_PACKED_MIN_WEIGHT_BYTES
+    return "16bit" if device == "cpu" and large else "none"
+
+
 def quantization_config(quantization: str, device: str) -> Any | None:
-    """A bitsandbytes config for 8/4-bit loading (CUDA only), or None."""
-    if quantization not in QUANTIZATIONS:
+    """A bitsandbytes config for 8/4-bit loading on CUDA, or None (``none``; ``16bit`` and
+    ``8bit`` on a CPU are applied after loading by ``models.cpu_weights``). ``quantization`` is
+    already chosen: ``auto`` goes through ``choose_quantization`` first."""
+    if quantization not in QUANTIZATIONS or quantization == "auto":
         raise InvalidRequestError(
-            f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}"
+            f"quantization must be one of {QUANTIZATIONS[1:]}, got {quantization!r}"
         )
-    if quantization == "none":
+    if quantization == "none" or (quantization in CPU_PACKED and device == "cpu"):
         return None
+    if quantization == "16bit":
+        raise UnsupportedError(
+            f"16bit packs float16 weights for a CPU; this model would run on '{device}', where "
+            "the dtype setting picks 16-bit weights. Set quantization to 'auto' or 'none'."
+        )
     if not device.startswith("cuda"):
+        cpu_note = (
+            " On a CPU use '8bit' or '16bit' (torch's fbgemm kernels): torch's 4-bit CPU"
+            " kernels measured slower than int8 for decoding (models/cpu_weights.py)."
+            if device == "cpu"
+            else ""
+        )
         raise UnsupportedError(
             f"{quantization} loading uses bitsandbytes, which needs a CUDA GPU; this model would "
-            f"run on '{device}'. Set quantization to 'none' (on a CPU, bfloat16 already halves "
-            "the memory of float32)."
+            f"run on '{device}'.{cpu_note} Set quantization to 'auto' or 'none'."
         )
     if importlib.util.find_spec("bitsandbytes") is None:
         raise UnsupportedError(

@@ -11,10 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from models.device import choose_device, choose_dtype, dtype_name, quantization_config
+from models.device import (
+    CPU_PACKED,
+    choose_device,
+    choose_dtype,
+    choose_quantization,
+    dtype_name,
+    quantization_config,
+)
 from models.errors import InvalidRequestError, ModelLoadError
 from models.resolve import ResolvedModel, check_model_folder, resolve_model
-from models.smoke import SMOKE_MARKER
+from models.smoke import SMOKE_MARKER, TRAINED_HERE_MARKER
 from models.types import CodeModel, ModelInfo, ModelKind
 
 logger = logging.getLogger(__name__)
@@ -42,7 +49,9 @@ def load_model(
     ``backend="remote"`` sends prompts to the OpenAI-compatible server at ``remote_base_url``
     as model ``remote_model`` (default: ``ref``); ``ref`` is then used only to find a local
     tokenizer for exact token counts. ``adapter`` is a LoRA folder loaded and activated
-    under its folder name.
+    under its folder name. ``quantization="auto"`` (the setting's default) means float16
+    weights on a CPU for models too large for its caches, the weights as loaded elsewhere
+    (``models.device.choose_quantization``).
     """
     if context_window is not None and context_window < 16:
         raise InvalidRequestError(f"context_window must be at least 16, got {context_window}")
@@ -96,6 +105,8 @@ def load_local(
     config = check_model_folder(resolved.path)
     dev = choose_device(device)
     torch_dtype = choose_dtype(dtype, dev)
+    weight_bytes = sum(f.stat().st_size for f in resolved.path.glob("*.safetensors"))
+    quantization = choose_quantization(quantization, dev, weight_bytes or None)
     quant = quantization_config(quantization, dev)
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolved.path, local_files_only=True)
@@ -111,6 +122,10 @@ def load_local(
         raise ModelLoadError(f"the model in {resolved.path} cannot be loaded: {exc}") from exc
     if quant is None:
         hf_model.to(dev)
+    if dev == "cpu" and quantization in CPU_PACKED:
+        from models.cpu_weights import pack_linear_layers
+
+        pack_linear_layers(hf_model, CPU_PACKED[quantization])
     marker = _smoke_marker(resolved.path)
     info = ModelInfo(
         name=resolved.name,
@@ -123,8 +138,16 @@ def load_local(
         adapter=None,
         random_weights=bool(marker.get("random_weights", False)),
         backend="local",
+        trained_here=(resolved.path / TRAINED_HERE_MARKER).is_file(),
     )
-    logger.info("loaded %s from %s on %s (%s)", info.name, info.path, info.device, info.dtype)
+    logger.info(
+        "loaded %s from %s on %s (%s, quantization %s)",
+        info.name,
+        info.path,
+        info.device,
+        info.dtype,
+        info.quantization,
+    )
     if info.random_weights:
         logger.info("%s has RANDOM WEIGHTS (smoke model): its output is junk", info.name)
     return LocalModel(hf_model, tokenizer, info, prefix_cache=prefix_cache)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models.adapters import AdapterSet
+from models.candidates import check_candidates, decode_candidates
 from models.chat import chat_prompt
 from models.decode import Deadline, Runtime, decode_batch, decode_one
 from models.encoding import Codec
@@ -96,6 +97,10 @@ class LocalModel:
 
     # -- tokens ----------------------------------------------------------------------------
 
+    def split_heal(self, prefix: str) -> tuple[str, str]:
+        """The prefix without its last token, and that token's text (token healing)."""
+        return self.codec.split_heal(prefix)
+
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` read literally (special-token strings count as plain text)."""
         return self.codec.count(text)
@@ -127,7 +132,7 @@ class LocalModel:
         if cancel is not None and cancel.cancelled:
             return Generation.cancelled_before_start()
         ids = self._fit(prompt, params)
-        deadline = Deadline(started, params.time_limit_s, cancel)
+        deadline = Deadline(started, params.time_limit_s, cancel, params.time_box_s)
         if not self._acquire(deadline):
             return Generation("", deadline.reason() or "cancelled", prompt_tokens=len(ids))
         try:
@@ -146,6 +151,38 @@ class LocalModel:
             )
             self._prefix.store(cache, cached_ids)
             return generation
+        finally:
+            self._lock.release()
+
+    def generate_candidates(
+        self,
+        prompt: PromptLike,
+        params: SamplingParams,
+        n: int,
+        *,
+        cancel: CancelToken | None = None,
+        stop_check: StopCheck | None = None,
+    ) -> list[Generation]:
+        """``n`` completions of ``prompt`` from one prefill (``models.candidates``): the
+        first drawn with ``params``, the others sampled. ``n == 1`` is ``generate``."""
+        check_candidates(n)
+        if n == 1:
+            return [self.generate(prompt, params, cancel=cancel, stop_check=stop_check)]
+        started = time.monotonic()
+        if cancel is not None and cancel.cancelled:
+            return [Generation.cancelled_before_start() for _ in range(n)]
+        ids = self._fit(prompt, params)
+        deadline = Deadline(started, params.time_limit_s, cancel, params.time_box_s)
+        if not self._acquire(deadline):
+            reason = deadline.reason() or "cancelled"
+            return [Generation("", reason, prompt_tokens=len(ids)) for _ in range(n)]
+        try:
+            cache, n_cached = self._prefix.take(ids)
+            generations, cached_ids = decode_candidates(
+                self._runtime, ids, cache, n_cached, params, n, deadline, stop_check=stop_check
+            )
+            self._prefix.store(cache, cached_ids)
+            return generations
         finally:
             self._lock.release()
 
@@ -169,7 +206,7 @@ class LocalModel:
         rows = [self._fit(p, params) for p in prompts]
         results: list[Generation | None] = [None] * len(rows)
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
-        deadline = Deadline(started, params.time_limit_s, cancel)
+        deadline = Deadline(started, params.time_limit_s, cancel, params.time_box_s)
         size = max(1, batch_size)
         for first in range(0, len(order), size):
             chunk = order[first : first + size]

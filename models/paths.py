@@ -16,6 +16,10 @@ import os
 from pathlib import Path
 
 DATA_DIR_ENV = "EVOSELFCODE_DATA_DIR"
+# The completion model this repository ships in models/evoselfcode-small/: a small base model
+# trained on this project's machines by `evoselfcode pretrain` (its README says what it is).
+# Real models are one setting away (e.g. `Qwen2.5-Coder-1.5B` under the weights folder).
+DEFAULT_MODEL = "evoselfcode-small"
 MODELS_DIR_ENV = "EVOSELFCODE_MODELS_DIR"
 
 

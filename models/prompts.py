@@ -110,7 +110,9 @@ class FileUse:
 
 @dataclass(frozen=True)
 class InfillPrompt:
-    """The prompt and what it kept: ``prefix[prefix_start:]`` and ``suffix[:suffix_end]``."""
+    """The prompt and what it kept: ``prefix[prefix_start:]`` and ``suffix[:suffix_end]``;
+    the kept prefix's last ``len(heal)`` characters are not in the prompt but due as the
+    answer's start (pass ``heal`` in ``SamplingParams``; see ``models.healing``)."""
 
     prompt: Prompt
     tokens: int
@@ -120,6 +122,7 @@ class InfillPrompt:
     files: tuple[FileUse, ...]
     files_dropped: tuple[str, ...]
     repo_level: bool
+    heal: str = ""
 
     @property
     def text(self) -> str:
@@ -131,6 +134,8 @@ def build_infill_prompt(
     ctx: InfillContext,
     budget_tokens: int,
     prefix_share: float = 0.75,
+    *,
+    heal: bool = False,
 ) -> InfillPrompt:
     """The FIM prompt for ``ctx`` in at most ``budget_tokens`` tokens.
 
@@ -139,7 +144,8 @@ def build_infill_prompt(
     cursor (a single line longer than its share is cut by characters at its far end). Other
     files get only what is left, whole or head-truncated, in the order given.
     ``model_or_count_tokens`` is a model (``count_tokens``, optionally ``count_tokens_batch``)
-    or a function from text to a token count.
+    or a function from text to a token count. With ``heal``, a model that can constrain its
+    first tokens (``split_heal``: the local backend) gets a prompt healed at the cursor.
     """
     if budget_tokens < 1:
         raise InvalidRequestError(f"budget_tokens must be positive, got {budget_tokens}")
@@ -198,6 +204,13 @@ def build_infill_prompt(
             break
         prompt = assemble(prefix_text, suffix_text, files)
         total = prompt_tokens(prompt, count_many)
+    healed_text = ""
+    split_heal = getattr(model_or_count_tokens, "split_heal", None) if heal else None
+    if split_heal is not None:
+        healed, healed_text = split_heal(prefix_text)
+        if healed_text:
+            prompt = assemble(healed, suffix_text, files)
+            total = prompt_tokens(prompt, count_many)
     return InfillPrompt(
         prompt=prompt,
         tokens=total,
@@ -207,6 +220,7 @@ def build_infill_prompt(
         files=tuple(uses),
         files_dropped=tuple(dropped),
         repo_level=repo_level,
+        heal=healed_text,
     )
 
 

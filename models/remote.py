@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from models.candidates import candidate_params, check_candidates
 from models.chat import TemplateRenderer, chat_prompt
 from models.decode import Deadline
 from models.encoding import Codec, scrub
@@ -202,7 +203,7 @@ class RemoteModel:
             body["seed"] = params.seed
         if params.min_new_tokens:
             body["min_tokens"] = params.min_new_tokens  # vLLM's name; others ignore it
-        deadline = Deadline(started, params.time_limit_s, cancel)
+        deadline = Deadline(started, params.time_limit_s, cancel, params.time_box_s)
         stops = StopStrings(params.stop)
         reason: FinishReason | None = None
         usage: dict[str, Any] = {}
@@ -217,9 +218,16 @@ class RemoteModel:
                     choice = _first_choice(chunk)
                     if choice is None:
                         continue
-                    piece = stops.feed(choice.get("text") or "")
+                    # The time box is applied here, as in the local loop, whatever the server
+                    # supports (llama.cpp's own t_max_predict_ms may end mid-line).
+                    piece = stops.end_at_line_end() if deadline.boxed() else ""
+                    if not stops.stopped:
+                        piece += stops.feed(choice.get("text") or "")
                     if piece and on_text is not None:
                         on_text(piece)
+                    if stops.boxed:
+                        reason = "time-box"
+                        break
                     if stops.stopped or (stop_check is not None and stop_check(stops.text)):
                         reason = "stop"
                         break
@@ -241,6 +249,29 @@ class RemoteModel:
             prefill_ms=(first - t0) * 1000.0,
             decode_ms=(end - first) * 1000.0,
         )
+
+    def generate_candidates(
+        self,
+        prompt: str | Prompt | Sequence[int],
+        params: SamplingParams,
+        n: int,
+        *,
+        cancel: CancelToken | None = None,
+        stop_check: StopCheck | None = None,
+    ) -> list[Generation]:
+        """``n`` concurrent requests, the first with ``params``, the others sampled
+        (``models.candidates.candidate_params``); a server that caches prompt prefixes
+        (vLLM's prefix caching, llama.cpp's ``cache_prompt``) prefills the prompt once."""
+        check_candidates(n)
+        if n == 1:
+            return [self.generate(prompt, params, cancel=cancel, stop_check=stop_check)]
+
+        def one(index: int) -> Generation:
+            sampling = candidate_params(params, index)
+            return self.generate(prompt, sampling, cancel=cancel, stop_check=stop_check)
+
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="remote-candidates") as pool:
+            return list(pool.map(one, range(n)))
 
     def generate_batch(
         self,

@@ -19,6 +19,8 @@ from models.tokens import QWEN_SPECIAL_TOKENS
 __all__ = ["CHATML_TEMPLATE", "QWEN_PRETOKENIZE_REGEX", "QWEN_SPECIAL_TOKENS"]
 
 SMOKE_MARKER = "evoselfcode-smoke.json"
+# Written beside the weights by `evoselfcode pretrain` (evolution/pretrain/card.py).
+TRAINED_HERE_MARKER = "evoselfcode-pretrain.json"
 
 
 def _training_corpus(max_files: int = 400) -> list[str]:

@@ -16,7 +16,8 @@ from models.errors import InvalidRequestError
 if TYPE_CHECKING:
     from models.prompts import Prompt
 
-FinishReason = Literal["eos", "stop", "length", "time", "cancelled"]
+# "time-box": ``time_box_s`` had passed and the text reached a line end (see SamplingParams).
+FinishReason = Literal["eos", "stop", "length", "time", "time-box", "cancelled"]
 ModelKind = Literal["base", "instruct"]
 
 # Qwen2.5-Coder models generate well past this, but one request never needs more.
@@ -30,8 +31,16 @@ class SamplingParams:
     ``temperature == 0`` is greedy decoding (deterministic). ``stop`` strings end the
     completion and are not part of the returned text. ``time_limit_s`` bounds the whole call;
     the completion ends with ``finish_reason="time"`` and the text generated so far.
-    ``min_new_tokens`` keeps end-of-text tokens from being chosen before that many tokens
-    (benchmarks use it for fixed lengths).
+    ``time_box_s`` is the soft limit of llama.cpp's ``t_max_predict_ms``: once that much of
+    the call has passed, the completion ends at the next line end, with
+    ``finish_reason="time-box"``: the text ends with that line break (what followed it in the
+    same token is dropped), or, when the text already ended at a line end (maybe followed by
+    the next line's indentation) as the box closed, it ends at once as it is. A completion
+    with no text yet but blanks ends after its first line that has text. So the last line of
+    the text is always blank. ``min_new_tokens`` keeps end-of-text tokens from being chosen
+    before that many tokens (benchmarks use it for fixed lengths). ``heal`` is text the
+    output must begin with and that is not returned: the prompt's last token, which token
+    healing moved into the answer (``models.healing``; ``build_infill_prompt`` sets it).
     """
 
     max_new_tokens: int = 64
@@ -41,6 +50,8 @@ class SamplingParams:
     time_limit_s: float | None = None
     seed: int | None = None
     min_new_tokens: int = 0
+    time_box_s: float | None = None
+    heal: str = ""
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
@@ -58,6 +69,8 @@ class SamplingParams:
             raise InvalidRequestError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.time_limit_s is not None and self.time_limit_s <= 0:
             raise InvalidRequestError(f"time_limit_s must be positive, got {self.time_limit_s}")
+        if self.time_box_s is not None and self.time_box_s <= 0:
+            raise InvalidRequestError(f"time_box_s must be positive, got {self.time_box_s}")
         # A lone string would read as one stop per character; a list would be unhashable.
         stops = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
         object.__setattr__(self, "stop", stops)
@@ -97,8 +110,10 @@ class Generation:
 class ModelInfo:
     """What was loaded, for status displays and logs.
 
-    ``random_weights`` is true for the smoke model: its output is junk. ``token_count`` is
-    ``"approximate"`` for a remote model whose tokenizer is not available locally.
+    ``random_weights`` is true for the smoke model: its output is junk. ``trained_here`` is
+    true for a small model made by ``evoselfcode pretrain`` (the one EvoSelfCode ships): it
+    writes plausible Python, nowhere near Qwen2.5-Coder. ``token_count`` is ``"approximate"``
+    for a remote model whose tokenizer is not available locally.
     """
 
     name: str
@@ -112,6 +127,7 @@ class ModelInfo:
     random_weights: bool
     backend: Literal["local", "remote"]
     token_count: Literal["exact", "approximate"] = "exact"
+    trained_here: bool = False
 
 
 class CancelToken:
@@ -159,6 +175,16 @@ class CodeModel(Protocol):
         on_text: TextCallback | None = None,
         stop_check: StopCheck | None = None,
     ) -> Generation: ...
+
+    def generate_candidates(
+        self,
+        prompt: str | Prompt | Sequence[int],
+        params: SamplingParams,
+        n: int,
+        *,
+        cancel: CancelToken | None = None,
+        stop_check: StopCheck | None = None,
+    ) -> list[Generation]: ...
 
     def generate_batch(
         self,

@@ -7,7 +7,9 @@
  *
  * Only Python packages are copied (folders with an __init__.py, so model weights placed under
  * models/<name>/ stay out), and of their files only sources and the package data that
- * pyproject.toml ships; caches never.
+ * pyproject.toml ships; caches never. The one exception is the model the repository ships
+ * (SHIPPED_MODELS): its files, not its .work/ training state, go beside the models package,
+ * where a bare model name is looked up, so the installed extension completes out of the box.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -20,6 +22,7 @@ const PACKAGES = ['server', 'models', 'evolution', 'evaluation'];
 // The package-data patterns of pyproject.toml ([tool.setuptools.package-data]), plus sources.
 const SHIPPED = /\.(py|json|yaml|html|jsonl|txt)$/;
 const OUTPUT = 'evoselfcode.vsix';
+const SHIPPED_MODELS = ['evoselfcode-small'];
 
 /**
  * Copies one Python package tree; returns the number of files copied.
@@ -52,7 +55,22 @@ for (const name of PACKAGES) {
   files += copyPackage(source, join(TARGET, name));
 }
 copyFileSync(join(ROOT, 'pyproject.toml'), join(TARGET, 'pyproject.toml'));
-console.log(`bundled ${files} files of ${PACKAGES.join(', ')} into ${relative(ROOT, TARGET)}`);
+for (const name of SHIPPED_MODELS) {
+  const source = join(ROOT, 'models', name);
+  if (!existsSync(join(source, 'config.json'))) {
+    throw new Error(`${relative(ROOT, source)} has no model: restore it with git checkout`);
+  }
+  mkdirSync(join(TARGET, 'models', name));
+  for (const file of readdirSync(source)) {
+    if (!file.startsWith('.') && statSync(join(source, file)).isFile()) {
+      copyFileSync(join(source, file), join(TARGET, 'models', name, file));
+      files += 1;
+    }
+  }
+}
+console.log(
+  `bundled ${files} files of ${[...PACKAGES, ...SHIPPED_MODELS].join(', ')} into ${relative(ROOT, TARGET)}`,
+);
 
 if (!existsSync(join(ROOT, 'dist', 'extension.js'))) {
   throw new Error('dist/extension.js is missing: run `npm run bundle` first');

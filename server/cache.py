@@ -8,6 +8,10 @@ current prefix is that prefix plus the first ``n`` characters of the suggestion 
 the answer is the rest of the suggestion (Tabby's "forwarding" cache, without precomputing
 an entry per character). A filtered result is kept too, for exact repeats only (greedy
 decoding would give the same junk again). Settings and model changes clear the cache.
+
+Several entries may answer one window (the candidates of one request, or a suggestion and a
+sampled one): ``lookup`` returns them all, newest first. An entry put by a prefetch says so
+until it first answers a request (``CacheHit.prefetch_used``), which the status counts.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from server.context import InfillWindow
@@ -38,11 +43,26 @@ def window_key(window: InfillWindow) -> str:
     return _digest(window.uri, window.suffix)
 
 
-@dataclass(frozen=True)
+def same_window(a: InfillWindow, b: InfillWindow) -> bool:
+    """True when what is put for ``a`` answers ``b`` as it is (not typed through)."""
+    return window_key(a) == window_key(b) and _same_prefix(b.prefix, a.prefix[-PREFIX_TAIL:])
+
+
+@dataclass
 class _Entry:
     key: str
     prefix_tail: str
     suggestion: Suggestion | Filtered
+    prefetched: bool = False  # put by a prefetch and not yet used
+
+
+@dataclass(frozen=True)
+class CacheHit:
+    """What the cache holds for a window: suggestions newest first, or a filtered result."""
+
+    suggestions: tuple[Suggestion, ...] = ()
+    filtered: Filtered | None = None
+    prefetch_used: bool = False  # the first use of an entry a prefetch put
 
 
 class CompletionCache:
@@ -54,8 +74,10 @@ class CompletionCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def put(self, window: InfillWindow, suggestion: Suggestion | Filtered) -> None:
-        entry = _Entry(window_key(window), window.prefix[-PREFIX_TAIL:], suggestion)
+    def put(
+        self, window: InfillWindow, suggestion: Suggestion | Filtered, *, prefetched: bool = False
+    ) -> None:
+        entry = _Entry(window_key(window), window.prefix[-PREFIX_TAIL:], suggestion, prefetched)
         text = suggestion.text if isinstance(suggestion, Suggestion) else ""
         slot = (entry.key, entry.prefix_tail, text)
         with self._lock:
@@ -64,19 +86,49 @@ class CompletionCache:
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
 
+    def put_all(
+        self, window: InfillWindow, suggestions: Sequence[Suggestion], *, prefetched: bool = False
+    ) -> None:
+        """Keep several suggestions for one window; ``lookup`` returns them in this order."""
+        for suggestion in reversed(suggestions):
+            self.put(window, suggestion, prefetched=prefetched)
+
     def get(self, window: InfillWindow) -> Suggestion | Filtered | None:
-        """The cached suggestion (or the rest of it) for this window, if any."""
+        """The newest cached suggestion (or the rest of it) for this window, if any."""
+        hit = self.lookup(window)
+        if hit is None:
+            return None
+        return hit.filtered or hit.suggestions[0]
+
+    def lookup(self, window: InfillWindow, *, use: bool = True) -> CacheHit | None:
+        """Every cached suggestion (or the rest of it) for this window, newest first and each
+        text once; or the filtered result when that is the newest; None when nothing fits.
+        ``use=False`` only looks: nothing counts as used or recently used."""
         key, prefix = window_key(window), window.prefix
+        found: list[Suggestion] = []
+        slots: list[tuple[str, str, str]] = []
+        prefetch_used = False
         with self._lock:
             for slot in reversed(self._entries):
                 entry = self._entries[slot]
                 if entry.key != key:
                     continue
                 rest = _remainder(entry, prefix)
-                if rest is not None:
+                if rest is None or (isinstance(rest, Filtered) and found):
+                    continue
+                if isinstance(rest, Filtered):
+                    if use:
+                        self._entries.move_to_end(slot)
+                    return CacheHit(filtered=rest)
+                slots.append(slot)
+                if rest not in found:
+                    found.append(rest)
+                prefetch_used |= entry.prefetched
+            if use:
+                for slot in reversed(slots):  # in order, now the most recently used
+                    self._entries[slot].prefetched = False
                     self._entries.move_to_end(slot)
-                    return rest
-        return None
+        return CacheHit(tuple(found), prefetch_used=prefetch_used) if found else None
 
     def clear(self) -> None:
         with self._lock:

@@ -1,9 +1,11 @@
 """One completion request from position to suggestion, shared by both LSP completion methods.
 
 On the event loop: check the document and position, wait out the debounce, copy the window,
-try the cache. On the model thread: build the token-budgeted prompt, generate with the
-block-end ``stop_check`` and the job's ``CancelToken``, post-process. Every path that ends
-without a suggestion names its reason, and the status board counts it.
+try the cache (or wait for the prefetch of this very window). On the model thread
+(``server.generation``): build the token-budgeted prompt, generate the candidates with the
+block-end ``stop_check``, the time box and the job's ``CancelToken``, post-process. A served
+answer starts the prefetch of what follows its acceptance (``server.prefetch``). Every path
+that ends without a suggestion names its reason, and the status board counts it.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from server.cache import CompletionCache
 from server.context import InfillWindow, infill_window
 from server.documents import Cursor, LineDocument, cursor_at, open_document
 from server.errors import DocumentError
+from server.generation import Produced, generate_suggestions
 from server.model_host import ModelHost
 from server.postprocess import Filtered, PostProcessor, Suggestion
+from server.prefetch import Prefetcher
 from server.reasons import EmptyReason
 from server.scheduler import JobDropped, ModelWorker
 from server.settings import CompletionSettings, Settings
@@ -61,6 +65,8 @@ class Answer:
     lead: str = ""  # text put before the suggestion (an IntelliSense item it extends)
     line_prefix: str = ""  # the cursor's line before the cursor
     cached: bool = False
+    window: InfillWindow | None = None  # what the suggestion was made for
+    alternatives: tuple[Answer, ...] = ()  # further candidates, placed the same way
 
     @property
     def text(self) -> str:
@@ -93,6 +99,9 @@ class CompletionEngine:
         self._latest: dict[str, int] = {}  # newest request number per document (debounce)
         self.rhythm = TypingRhythm()
         self._counter = 0
+        self.prefetcher = Prefetcher(
+            host=host, worker=worker, cache=cache, status=status, on_stats=on_stats
+        )
 
     async def complete(self, request: CompletionRequest) -> Answer:
         started = time.perf_counter()
@@ -103,6 +112,9 @@ class CompletionEngine:
             self._record(empty(EmptyReason.CANCELLED, "$/cancelRequest"), started)
             raise
         self._record(answer, started)
+        if answer.suggestion is not None and answer.window is not None:
+            settings = self._settings().completion
+            self.prefetcher.schedule(answer.window, answer.suggestion, settings, request.formatting)
         return answer
 
     def _record(self, answer: Answer, started: float) -> None:
@@ -171,27 +183,29 @@ class CompletionEngine:
             _placed,
             request=request,
             document=document,
+            window=window,
             start=start,
             lead=lead,
             line_prefix=line_prefix,
-            line_suffix=window.line_suffix,
         )
 
-        cached = self.cache.get(window)
-        if isinstance(cached, Filtered):
-            return empty(cached.reason, f"{cached.detail} (cached)")
-        if cached is not None:
-            return placed(cached, cached=True)
+        if (answer := self._from_cache(window, placed, settings.candidates)) is not None:
+            return answer
         model = self.host.model
         if model is None:
             if self.status.state == "failed":
                 return empty(EmptyReason.MODEL_FAILED, self.status.reason or "")
             return empty(EmptyReason.MODEL_LOADING, "the model is loading")
+        # The prefetch of this very window may be running: its answer comes sooner.
+        if await self.prefetcher.wait_for(window) and (
+            answer := self._from_cache(window, placed, settings.candidates)
+        ):
+            return answer
         processor = PostProcessor(window, request.formatting)
         run = partial(self._generate, model, window, processor, settings)
         job = self.worker.submit_completion(request.uri, run)
         try:
-            outcome = await asyncio.wrap_future(job.future)
+            produced: Produced = await asyncio.wrap_future(job.future)
         except asyncio.CancelledError:
             job.cancel(EmptyReason.CANCELLED)
             raise
@@ -202,11 +216,12 @@ class CompletionEngine:
             return empty(EmptyReason.ERROR, f"{type(exc).__name__}: {exc}")
         if job.reason is not None:
             return empty(job.reason, "stopped part-way")
+        outcome = produced.outcome
         if isinstance(outcome, Filtered):
             if settings.temperature == 0:  # greedy: the same window gives the same output
                 self.cache.put(window, outcome)
             return empty(outcome.reason, outcome.detail)
-        self.cache.put(window, outcome)
+        self.cache.put_all(window, outcome)
         return placed(outcome, cached=False)
 
     def _generate(
@@ -216,77 +231,60 @@ class CompletionEngine:
         processor: PostProcessor,
         settings: CompletionSettings,
         token: CancelToken,
-    ) -> Suggestion | Filtered:
-        """Runs on the model thread."""
-        from models.prompts import InfillContext, build_infill_prompt
-        from models.types import SamplingParams
+    ) -> Produced:
+        """Runs on the model thread; counted even when the request is gone by the end."""
+        produced = generate_suggestions(model, window, processor, settings, token)
+        self.status.record_generation(
+            produced.prompt_tokens,
+            produced.prompt_tokens - produced.prefilled_tokens,
+            time_boxed=produced.time_boxed,
+        )
+        return produced
 
-        context = InfillContext(
-            prefix=window.prefix,
-            suffix=window.suffix,
-            path=window.path,
-            repo_name=window.repo_name,
-            other_files=[(f.path, f.text) for f in window.other_files],
-        )
-        infill = build_infill_prompt(
-            model,
-            context,
-            budget_tokens=settings.context_tokens,
-            prefix_share=settings.prefix_share,
-        )
-        log.debug(
-            "generating for %s: %d-token prompt, %d other files, at most %d new tokens",
-            window.uri,
-            infill.tokens,
-            len(infill.files),
-            settings.max_tokens,
-        )
-        params = SamplingParams(
-            max_new_tokens=settings.max_tokens,
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            time_limit_s=settings.timeout_ms / 1000,
-        )
-        generation = model.generate(
-            infill.prompt, params, cancel=token, stop_check=processor.stop_check
-        )
-        self.status.record_generation(generation.prompt_tokens, generation.cached_tokens)
-        log.debug(
-            "generated %d tokens (%s) after a %d-token prompt (%d cached): "
-            "prefill %.0f ms, decode %.0f ms",
-            generation.new_tokens,
-            generation.finish_reason,
-            generation.prompt_tokens,
-            generation.cached_tokens,
-            generation.prefill_ms,
-            generation.decode_ms,
-        )
-        return processor.process(generation.text)
+    def _from_cache(
+        self, window: InfillWindow, placed: Callable[..., Answer], candidates: int
+    ) -> Answer | None:
+        hit = self.cache.lookup(window)
+        if hit is None:
+            return None
+        if hit.filtered is not None:
+            return empty(hit.filtered.reason, f"{hit.filtered.detail} (cached)")
+        if hit.prefetch_used:
+            self.status.record_prefetch("used")
+        return placed(hit.suggestions[:candidates], cached=True)
 
 
 def _placed(
-    suggestion: Suggestion,
+    suggestions: tuple[Suggestion, ...],
     *,
     cached: bool,
     request: CompletionRequest,
     document: LineDocument,
+    window: InfillWindow,
     start: types.Position,
     lead: str,
     line_prefix: str,
-    line_suffix: str,
 ) -> Answer:
-    replaced = document.position_codec.client_num_units(line_suffix[: suggestion.replace_after])
+    """The first suggestion as the answer, the others as its alternatives."""
     position = request.position
-    end = types.Position(line=position.line, character=position.character + replaced)
-    return Answer(
-        suggestion,
-        document=document,
-        start=start,
-        end=end,
-        lead=lead,
-        line_prefix=line_prefix,
-        cached=cached,
-    )
+    placed = []
+    for suggestion in suggestions:
+        replaced = window.line_suffix[: suggestion.replace_after]
+        units = document.position_codec.client_num_units(replaced)
+        end = types.Position(line=position.line, character=position.character + units)
+        placed.append(
+            Answer(
+                suggestion,
+                document=document,
+                start=start,
+                end=end,
+                lead=lead,
+                line_prefix=line_prefix,
+                cached=cached,
+                window=window,
+            )
+        )
+    return replace(placed[0], alternatives=tuple(placed[1:]))
 
 
 def _extend_with_selection(

@@ -81,6 +81,7 @@ def describe(model: CodeModel) -> ModelDescription:
         dtype=info.dtype,
         backend=info.backend,
         random_weights=info.random_weights,
+        trained_here=info.trained_here,
     )
 
 
@@ -158,7 +159,13 @@ class ModelHost:
         self._loaded = self.model = model
         description = describe(model)
         self.status.set_model_state("ready", description)
-        note = " (RANDOM WEIGHTS: suggestions are junk)" if description.random_weights else ""
+        note = (
+            " (RANDOM WEIGHTS: suggestions are junk)"
+            if description.random_weights
+            else " (a small model trained by evoselfcode pretrain: nowhere near Qwen2.5-Coder)"
+            if description.trained_here
+            else ""
+        )
         log.info(
             "model %s ready on %s in %.1f s%s",
             description.model,

@@ -3,6 +3,9 @@
 Completion jobs serve the newest request: submitting one drops every completion still
 waiting (they resolve as superseded) and cancels the running one when it is for the same
 document; its ``CancelToken`` is checked before every token, so it stops within one token.
+Prefetches (the suggestion that follows accepting the one shown) are the lowest priority:
+any new completion drops or cancels them, whatever its document, and a newer prefetch drops
+an older one still waiting.
 Tasks (loading the model, swapping adapters) run in order and are never dropped; running
 them on the same thread means nothing ever generates while the model changes under it.
 """
@@ -39,6 +42,7 @@ class Job(Generic[T]):
     run: Callable[[CancelToken], T]
     uri: str | None  # the document of a completion job; None for tasks
     droppable: bool  # completion jobs may be superseded; tasks may not
+    prefetch: bool = False  # background work nobody waits for: any completion supersedes it
     token: CancelToken = field(default_factory=CancelToken)
     future: Future[T] = field(default_factory=Future)
     reason: EmptyReason | None = None  # why it was cancelled, when it was
@@ -69,8 +73,21 @@ class ModelWorker:
                 waiting.cancel(EmptyReason.SUPERSEDED)
                 _resolve_dropped(waiting)
             running = self._running
-            if running is not None and running.droppable and running.uri == uri:
+            if running is not None and (
+                running.prefetch or (running.droppable and running.uri == uri)
+            ):
                 running.cancel(EmptyReason.SUPERSEDED)
+            self._enqueue(job)
+        return job
+
+    def submit_prefetch(self, uri: str, run: Callable[[CancelToken], T]) -> Job[T]:
+        """A completion nobody waits for yet; it runs after everything already submitted."""
+        job: Job[T] = Job(run=run, uri=uri, droppable=True, prefetch=True)
+        with self._lock:
+            for waiting in [j for j in self._pending if j.prefetch]:
+                self._pending.remove(waiting)
+                waiting.cancel(EmptyReason.SUPERSEDED)
+                _resolve_dropped(waiting)
             self._enqueue(job)
         return job
 

@@ -23,13 +23,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from models.paths import DEFAULT_MODEL
+
 SECTION = "evoselfcode"
 CLIENT_UI = "clientUi"
 
 LogLevel = Literal["error", "warning", "info", "debug"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Dtype = Literal["auto", "bfloat16", "float16", "float32"]
-Quantization = Literal["none", "8bit", "4bit"]
+Quantization = Literal["auto", "none", "16bit", "8bit", "4bit"]
 Backend = Literal["local", "remote"]
 
 
@@ -55,6 +57,10 @@ class CompletionSettings:
     context_tokens: int = bounded(1536, 64, 32768)
     prefix_share: float = bounded(0.75, 0.1, 0.95)
     timeout_ms: int = bounded(3000, 100, 60000)
+    time_box_ms: int = bounded(1000, 0, 60000)  # 0: off
+    prefetch: bool = True
+    candidates: int = bounded(1, 1, 8)
+    token_healing: bool = False
     open_documents: bool = True
 
 
@@ -112,12 +118,12 @@ class Settings:
 
     python: str = ""
     log_level: LogLevel = "info"
-    model: str = "Qwen2.5-Coder-1.5B"
+    model: str = DEFAULT_MODEL
     models_dir: str = ""
     adapter: str = "promoted"
     device: Device = "auto"
     dtype: Dtype = "auto"
-    quantization: Quantization = "none"
+    quantization: Quantization = "auto"
     backend: Backend = "local"
     remote: RemoteSettings = field(default_factory=RemoteSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)

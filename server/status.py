@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from evaluation.sandbox import Isolation
 
 ModelState = Literal["loading", "ready", "failed"]
+# What happened to prefetches (server/prefetch.py): scheduled; finished with a suggestion put
+# in the cache; that suggestion served a request; stopped or dropped before finishing.
+PrefetchEvent = Literal["started", "stored", "used", "cancelled"]
+PREFETCH_EVENTS: tuple[PrefetchEvent, ...] = ("started", "stored", "used", "cancelled")
 LATENCY_WINDOW = 500  # the percentiles cover the most recent requests
 
 
@@ -34,6 +38,7 @@ class ModelDescription:
     dtype: str | None = None
     backend: str | None = None
     random_weights: bool = False
+    trained_here: bool = False
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -56,6 +61,8 @@ class StatusBoard:
         self.cache_hits = 0
         self.empty: Counter[str] = Counter()
         self.generated = 0  # requests that ran the model
+        self.time_boxed = 0  # of those, ended at a line end by the time box
+        self.prefetch: Counter[str] = Counter()
         self._prompt_tokens = 0
         self._prefilled_tokens = 0  # prompt tokens not found in the KV cache
         self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
@@ -92,11 +99,18 @@ class StatusBoard:
             self.cache_hits += cached
             self._latencies.append(latency_ms)
 
-    def record_generation(self, prompt_tokens: int, cached_tokens: int) -> None:
+    def record_generation(
+        self, prompt_tokens: int, cached_tokens: int, *, time_boxed: bool = False
+    ) -> None:
         with self._lock:
             self.generated += 1
+            self.time_boxed += time_boxed
             self._prompt_tokens += prompt_tokens
             self._prefilled_tokens += prompt_tokens - cached_tokens
+
+    def record_prefetch(self, event: PrefetchEvent) -> None:
+        with self._lock:
+            self.prefetch[event] += 1
 
     def record_rejected(self) -> None:
         with self._lock:
@@ -127,6 +141,7 @@ class StatusBoard:
                 "dtype": self.model.dtype,
                 "backend": self.model.backend,
                 "randomWeights": self.model.random_weights,
+                "trainedHere": self.model.trained_here,
                 "completions": {
                     "requests": self.requests,
                     "served": self.served,
@@ -135,6 +150,8 @@ class StatusBoard:
                     "generated": self.generated,
                     "meanPromptTokens": _mean(self._prompt_tokens, self.generated),
                     "meanPrefilledTokens": _mean(self._prefilled_tokens, self.generated),
+                    "timeBoxed": self.time_boxed,
+                    "prefetch": {event: self.prefetch[event] for event in PREFETCH_EVENTS},
                 },
                 "latencyMs": latency,
                 "rejectedMessages": self.rejected_messages,

@@ -75,6 +75,7 @@ def settings_from_args(args: argparse.Namespace) -> EvolveSettings:
         min_verifier_confidence=args.min_confidence,
         require_confidence=args.require_confidence,
         allow_guard_only=args.allow_guard_only,
+        gates=args.gates,
     )
 
 

@@ -9,9 +9,11 @@
     result.proposed      # the new text for result.location.range
 
 Stages: locate → generate → reply → syntax → execution → verifier. The flow stops at the first
-gate that fails. Network and key problems end it with ``status == "error"`` and a message
-saying which role failed where; they are never reported as a gate's verdict. Cancel it by
-cancelling its task (``asyncio.CancelledError`` propagates; nothing is recorded).
+gate that fails, or accepted after the last gate of ``settings.gates`` (``gates.GatePolicy``;
+"all" unless a measurement asks for less). Network and key problems end it with ``status ==
+"error"`` and a message saying which role failed where; they are never reported as a gate's
+verdict. Cancel it by cancelling its task (``asyncio.CancelledError`` propagates; nothing is
+recorded).
 
 ``clients`` and ``sandbox`` are borrowed when given (the language server and the batch command
 keep them open across calls); otherwise they are opened for this call and closed after it.
@@ -36,7 +38,13 @@ from evolution.clients.errors import (
     RequestTimeout,
 )
 from evolution.evolve.errors import FunctionNotFound
-from evolution.evolve.gates import GateResult, execution_gate, reply_gate, syntax_gate
+from evolution.evolve.gates import (
+    GATES_OF_POLICY,
+    GateResult,
+    execution_gate,
+    reply_gate,
+    syntax_gate,
+)
 from evolution.evolve.instruction import Instruction, build_instruction
 from evolution.evolve.locate import FunctionLocation, Position, Range, locate_function
 from evolution.evolve.parse import parse_reply
@@ -125,6 +133,7 @@ class _Run:
             location=None,
             reason="",
             path=request.path,
+            gate_policy=settings.gates,
         )
         self._own_sandbox: Sandbox | None = None
 
@@ -140,8 +149,10 @@ class _Run:
         self._gate("reply", self._truncation_hint(reply_gate(parsed, name, location)))
         code = parsed.code or ""
         self._update(proposed_function=code, tests=parsed.tests)
+        self._stop_if_policy_ends_after("reply")
         context = location.context.execution_prelude(code, name) if location else ""
         self._gate("syntax", self._truncation_hint(syntax_gate(code, context)))
+        self._stop_if_policy_ends_after("syntax")
         self._progress("execution", "running the generated tests in the sandbox")
         sandbox = sandbox or await self._sandbox()
         self._check_isolation(sandbox)
@@ -251,6 +262,14 @@ class _Run:
         self._gate("verifier", gate, announce=False)
 
     # --- bookkeeping ---
+
+    def _stop_if_policy_ends_after(self, stage: str) -> None:
+        """Accept now when the gate policy runs no gate after ``stage`` (``--gates``)."""
+        policy = self.settings.gates
+        if GATES_OF_POLICY[policy][-1] == stage:
+            skipped = [g for g in GATES_OF_POLICY["all"] if g not in GATES_OF_POLICY[policy]]
+            reason = f"recorded under --gates {policy}: {', '.join(skipped)} not run"
+            raise _Stop(self._finish("accepted", reason))
 
     def _truncation_hint(self, gate: GateResult) -> GateResult:
         """A failed gate on a reply cut at max_tokens says so: the likely cause."""

@@ -10,6 +10,11 @@
    runs in this process. The sandbox is given the file's folder and package root to read (it
    hides /tmp and folders its user cannot enter), so the file's own imports resolve there;
 4. ``verifier``: see ``verify``.
+
+A gate policy (``GatePolicy``) says which gates a reply must pass to be recorded: ``all`` (the
+default, and the only one the editor uses), ``syntax`` (reply and syntax) or ``none`` (reply
+only: a reply with no code has nothing to record). The weaker policies exist to measure what
+the gates are worth (``evoselfcode evolve --gates``); their records say which policy let them in.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from evolution.evolve.locate import FunctionLocation
 from evolution.evolve.parse import ParsedReply
@@ -31,6 +36,14 @@ if TYPE_CHECKING:
 # imports, f-strings without placeholders. Everything else in F and E9 is an error.
 ADVISORY_RUFF = frozenset({"F401", "F403", "F405", "F541", "F811", "F841"})
 _OUTPUT_TAIL = 2000
+
+GatePolicy = Literal["all", "syntax", "none"]
+# The gates each policy runs, in order; a gate outside its policy is not run at all.
+GATES_OF_POLICY: dict[str, tuple[str, ...]] = {
+    "all": ("reply", "syntax", "execution", "verifier"),
+    "syntax": ("reply", "syntax"),
+    "none": ("reply",),
+}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ def record_accepted(
 ) -> AddOutcome:
     """Store ``result`` as an (instruction, code) pair; the outcome says if it was a duplicate.
 
-    Raises ``NotAccepted`` for a result that did not pass every gate.
+    Raises ``NotAccepted`` for a result that did not pass every gate of its policy
+    (``result.gate_policy``, which the record keeps in its provenance).
     """
     if not result.ok or result.proposed_function is None or result.instruction is None:
         raise NotAccepted(
@@ -47,6 +48,7 @@ def record_accepted(
         verdict=result.verdict,
         confidence=result.confidence,
         task_id=task_id,
+        gate_policy=result.gate_policy,
     )
     draft = RecordDraft(
         instruct=result.instruction.text,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from evolution.evolve.gates import GateResult
+from evolution.evolve.gates import GatePolicy, GateResult
 from evolution.evolve.instruction import Instruction
 from evolution.evolve.locate import FunctionLocation
 
@@ -68,6 +68,7 @@ class EvolveResult:
     confidence: float | None = None
     path: str | None = None
     duration_s: float = 0.0
+    gate_policy: GatePolicy = "all"  # the gates it had to pass (``gates.GATES_OF_POLICY``)
 
     @property
     def ok(self) -> bool:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from evolution.clients.config import ClientConfig
 from evolution.clients.secret import GENERATOR_API_KEY_ENV, VERIFIER_API_KEY_ENV, Secret
 from evolution.evolve.errors import InvalidSettings
+from evolution.evolve.gates import GATES_OF_POLICY, GatePolicy
 
 if TYPE_CHECKING:
     from evolution.evolve.verify import ChatClient
@@ -41,6 +42,9 @@ class EvolveSettings:
     # Run generated code even where the sandbox is not fully isolated (the kernel refused its
     # namespaces): only Landlock, seccomp and the in-process guard then hold it.
     allow_guard_only: bool = False
+    # Which gates a reply must pass to be recorded (``gates.GATES_OF_POLICY``); anything
+    # but "all" is for measuring what the gates are worth, never for the editor.
+    gates: GatePolicy = "all"
 
     def __post_init__(self) -> None:
         checks = {
@@ -52,6 +56,7 @@ class EvolveSettings:
             "min_verifier_confidence": 0 <= self.min_verifier_confidence <= 1,
             "context_chars": self.context_chars >= 0,
             "max_function_chars": self.max_function_chars >= 1,
+            "gates": self.gates in GATES_OF_POLICY,
         }
         for name, ok in checks.items():
             if not ok:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evolution.finetune.errors import ConfigError
+from models.paths import DEFAULT_MODEL
 
 # Every linear projection of a Qwen2 decoder layer: LoRA on all of them learns most
 # ("LoRA Learns Less and Forgets Less"; peft's default would be q/v only).
@@ -65,7 +66,7 @@ class FinetuneConfig:
 
     # --- model and device
     base_model: str = _field(
-        "Qwen2.5-Coder-1.5B",
+        DEFAULT_MODEL,
         "base model: a folder, a bare name under the weights folder, or a hub id in the cache",
         "model",
     )

@@ -20,31 +20,42 @@ from evolution.pretrain.config import PretrainConfig
 from evolution.pretrain.data import DATA_STATE, HELDOUT_LIST, MANIFEST, PreparedData
 from evolution.pretrain.train import LOG_FILE, Trainer
 from models.loading import quiet_weight_loading
+from models.smoke import TRAINED_HERE_MARKER as MARKER
 
 MAX_WEIGHT_BYTES = 30 * 1000 * 1000
-MARKER = "evoselfcode-pretrain.json"
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
 
 
-def command_of(out: Path, config: PretrainConfig, tokens_seen: int | None = None) -> str:
-    """The command that reproduces this model: every data, model and optimisation setting
-    that is not the default, and, for a run not finished yet, a budget of the tokens it saw.
-    Run settings (threads, device, evaluation and checkpoint frequency) do not change what is
-    learned beyond floating-point rounding, so they are left out."""
+def commands_of(
+    out: Path, config: PretrainConfig, schedule: list[dict[str, Any]], step: int
+) -> list[str]:
+    """The commands that reproduce this model, run one after the other: every data, model and
+    optimisation setting that is not the default, one command per stretch of the run that had
+    its own run length (``--tokens``), each with a budget of the tokens that stretch trained
+    on where it stopped before the run's end. Run settings (threads, device, evaluation and
+    checkpoint frequency) do not change what is learned beyond floating-point rounding, so they
+    are left out."""
     words = ["evoselfcode", "pretrain", str(out)]
     defaults = PretrainConfig()
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
-        if f.metadata["group"] == "run" or value == getattr(defaults, f.name):
+        if f.metadata["group"] == "run" or f.name == "tokens" or value == getattr(defaults, f.name):
             continue
         flag = f.name.replace("_", "-")
         if isinstance(value, bool):
             words.append(f"--{flag}" if value else f"--no-{flag}")
         else:
             words += [f"--{flag}", str(value)]
-    if tokens_seen is not None and tokens_seen < config.tokens:
-        words += ["--max-tokens", str(tokens_seen)]
-    return shlex.join(words)
+    commands = []
+    ends = [s["from_step"] for s in schedule[1:]] + [step]
+    for stretch, end in zip(schedule, ends, strict=True):
+        tokens = stretch["tokens"]
+        length = ["--tokens", str(tokens) if tokens is not None else "UNRECORDED"]
+        budget = (end - stretch["from_step"]) * config.tokens_per_step
+        total = tokens if tokens is not None else 0
+        stop = ["--max-tokens", str(budget)] if end * config.tokens_per_step < total else []
+        commands.append(shlex.join([*words, *length, *stop]))
+    return commands
 
 
 class Exporter:
@@ -98,7 +109,8 @@ class Exporter:
             "what": "a small Qwen2-architecture base model trained from scratch on this "
             "machine's Python source by `evoselfcode pretrain`",
             "random_weights": False,
-            "command": command_of(self.out, self.config, state.tokens),
+            "commands": commands_of(self.out, self.config, state.schedule, state.step),
+            "schedule": state.schedule,
             "argv": self.argv,
             "seed": self.config.seed,
             "config": self.config.to_dict(),
@@ -116,6 +128,13 @@ class Exporter:
 
 def model_card(facts: dict[str, Any]) -> str:
     config, data = facts["config"], facts["data"]
+    commands = "\n".join(facts["commands"])
+    stretches = (
+        "These commands run one after the other: the run's length (`--tokens`, which shapes "
+        "the cosine learning-rate schedule) was changed on resume.\n"
+        if len(facts["commands"]) > 1
+        else ""
+    )
     heldout = facts["heldout_loss"]
     shape = (
         f"hidden {config['hidden_size']}, {config['layers']} layers, {config['heads']} heads "
@@ -153,12 +172,13 @@ file with its SHA-256.
 ## Reproduce
 
 ```
-{facts["command"]}
+{commands}
 ```
 
-The same command resumes after a stop; with the same Python packages installed it rebuilds the
-same corpus, tokenizer and samples, and the same initial weights and data order. Floating-point
-sums differ between thread counts and devices, so the weights match closely, not bit for bit.
+{stretches}The same command resumes after a stop; with the same Python packages installed it
+rebuilds the same corpus, tokenizer and samples, and the same initial weights and data order.
+Floating-point sums differ between thread counts and devices, so the weights match closely,
+not bit for bit.
 `train_log.jsonl` has the loss, held-out loss, tokens/s and learning rate of every 10 steps;
 `evoselfcode-pretrain.json` has these facts and every setting. A `.work/` folder beside these
 files, where there is one, holds the checkpoints and token files for resuming: it is not part of

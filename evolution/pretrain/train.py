@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,14 @@ class RunState:
     seconds: float = 0.0  # training time over all slices
     heldout_loss: float | None = None
     loss: float | None = None
+    # The run's length as each stretch of it was trained: ``tokens`` sets the cosine schedule
+    # and may change on resume, so reproducing the weights takes one command per stretch.
+    schedule: list[dict[str, Any]] = field(default_factory=list)
+
+    def follow(self, tokens: int) -> None:
+        """Record that training goes on from here with a run length of ``tokens``."""
+        if not self.schedule or self.schedule[-1]["tokens"] != tokens:
+            self.schedule.append({"from_step": self.step, "tokens": tokens})
 
 
 def total_steps(config: PretrainConfig) -> int:
@@ -123,6 +131,7 @@ class Trainer:
         self.flops_per_token = flops_per_token(self.params, config)
         self.json_lines = json_lines
         self.state = RunState()
+        self.state.follow(config.tokens)
 
     # -- resume ----------------------------------------------------------------------------
 
@@ -155,7 +164,10 @@ class Trainer:
                 "over on the new data"
             )
         fields = {k: saved[k] for k in ("step", "windows", "tokens", "seconds") if k in saved}
-        self.state = RunState(**fields, heldout_loss=saved.get("heldout_loss"))
+        # A checkpoint from before schedules were recorded: its run length is not known.
+        schedule = saved.get("schedule") or [{"from_step": 0, "tokens": None}]
+        self.state = RunState(**fields, heldout_loss=saved.get("heldout_loss"), schedule=schedule)
+        self.state.follow(self.config.tokens)
         _truncate_log(self.work / LOG_FILE, self.state.step)
         return True
 
@@ -216,6 +228,7 @@ class Trainer:
             "tokens": self.state.tokens,
             "seconds": round(self.state.seconds, 2),
             "heldout_loss": self.state.heldout_loss,
+            "schedule": self.state.schedule,
             "config": self.config.fixed(),
             "data_fingerprint": self.data.summary.get("fingerprint"),
         }

@@ -8,7 +8,7 @@ One record per line of ``pairs.jsonl`` (schema version 1)::
      "provenance": {"generator_model", "verifier_model", "prompt_hashes": {stage: sha256},
                     "sampling": {stage: {temperature, top_p, max_tokens, ...}},
                     "gates": [{name, passed, reason, details, duration_s}, ...],
-                    "verdict", "confidence", "task_id", "created_at"},
+                    "verdict", "confidence", "task_id", "created_at", "gate_policy"},
      "content_hash": sha256 of [instruct, code], "ast_hash": normalized-AST sha256 of code,
      "decontamination": {"flagged": bool, "reasons": [...], "benchmarks": [...]}}
 
@@ -53,6 +53,10 @@ class Provenance:
     confidence: float | None = None
     task_id: str | None = None  # the instruction id of a batch run (resume uses it)
     created_at: str = ""
+    # The gates the pair had to pass: "all", or "syntax"/"none" when ``evoselfcode evolve
+    # --gates`` recorded it without the others (a measurement). None: datagen pairs, and
+    # pairs stored before this key existed (editor and batch pairs then passed every gate).
+    gate_policy: str | None = None
 
 
 @dataclass(frozen=True)

@@ -127,11 +127,15 @@ class TrainingStore:
 
         Raises ``InvalidRecord`` for an empty instruction or code, unknown source or code that
         does not parse, and ``StoreWriteError`` when the disk refuses (nothing recorded then).
+        Code that does not parse is taken only from a pair recorded without gates
+        (``provenance.gate_policy == "none"``, a measurement); it has no AST hash to dedup by.
         """
         draft.validate()
         ast_hash = normalized_ast_hash(draft.code)
         if ast_hash is None:
-            raise InvalidRecord("the code does not parse as Python")
+            if draft.provenance.gate_policy != "none":
+                raise InvalidRecord("the code does not parse as Python")
+            ast_hash = ""
         decontamination = self.decontaminator().check(
             draft.instruct, draft.code, is_method=draft.context.class_name is not None
         )

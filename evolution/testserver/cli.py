@@ -8,6 +8,10 @@ import os
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from evolution.testserver.script import Script
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +30,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="YAML or JSON script of rules (example: evolution/testserver/example.yaml)",
     )
     parser.add_argument(
+        "--standin",
+        choices=("train", "heldout"),
+        help="instead of a script: answer as the generator and verifier stand-in over this "
+        "split of the composed task family (evolution/testserver/standin), at --fault-rates",
+    )
+    parser.add_argument(
+        "--fault-rates",
+        default="",
+        metavar="NAME=RATE,...",
+        help="the stand-in's fault rates that differ from its defaults, e.g. wrong_code=0.3",
+    )
+    parser.add_argument(
         "--latency", type=float, default=0.0, metavar="SECONDS", help="added to every API request"
     )
     parser.add_argument(
@@ -34,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="require `Authorization: Bearer $VAR` (the key is read from this environment "
         "variable, never from the command line)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for fractional faults")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed for fractional faults and the stand-in"
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     parser.set_defaults(func=run)
 
@@ -56,9 +74,16 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(message)s",
         stream=sys.stderr,
     )
+    if args.standin and args.script:
+        print("error: give --script or --standin, not both", file=sys.stderr)
+        return 2
+    if args.fault_rates and not args.standin:
+        print("error: --fault-rates applies to --standin only", file=sys.stderr)
+        return 2
     try:
+        script = _standin_script(args) if args.standin else args.script
         server = ScriptedServer(
-            args.script,
+            script,
             host=args.host,
             port=args.port,
             latency=args.latency,
@@ -66,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
         server.start()
-    except ScriptedServerError as exc:
+    except (ScriptedServerError, ValueError) as exc:  # a bad script, or bad fault rates
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
@@ -85,3 +110,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _standin_script(args: argparse.Namespace) -> Script:
+    from evaluation.taskfamily import build_family
+    from evolution.testserver.standin import FaultRates, build_standin
+
+    rates = FaultRates.parse(args.fault_rates)
+    return build_standin(build_family().split(args.standin), rates, seed=args.seed).script

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * Sets up one end-to-end run: the toolchain, the tiny model, a workspace, code-server with the
+ * Sets up one end-to-end run: the toolchain, a workspace, code-server with the
  * .vsix installed, headless Chromium on its page. Everything lives in a temporary run folder
  * (and the toolchain in the cache folder); `close()` stops every process it started.
  */
@@ -64,12 +64,15 @@ function newestMtime(path) {
   if (!existsSync(path)) return 0;
   const stat = statSync(path);
   if (!stat.isDirectory()) return stat.mtimeMs;
-  return readdirSync(path)
-    .filter((name) => name !== '__pycache__' && name !== 'node_modules')
-    .reduce(
-      (/** @type {number} */ newest, name) => Math.max(newest, newestMtime(join(path, name))),
-      0,
-    );
+  return (
+    readdirSync(path)
+      // Dot folders are not sources: models/evoselfcode-small/.work is a training run's state.
+      .filter((name) => name !== '__pycache__' && name !== 'node_modules' && !name.startsWith('.'))
+      .reduce(
+        (/** @type {number} */ newest, name) => Math.max(newest, newestMtime(join(path, name))),
+        0,
+      )
+  );
 }
 
 const VSIX_INPUTS = [
@@ -96,15 +99,6 @@ export function ensureVsix() {
     if (run.status !== 0) throw new Error(`npm run ${script} failed:\n${run.stderr}`);
   }
   return VSIX;
-}
-
-/** `evoselfcode smoke-model DIR`: the tiny random-weight model (its completions are junk). @param {string} dir */
-export function buildSmokeModel(dir) {
-  const evoselfcode = join(REPO, '.venv', 'bin', 'evoselfcode');
-  const run = spawnSync(evoselfcode, ['smoke-model', dir], { cwd: REPO, encoding: 'utf8' });
-  log(`${run.stdout}${run.stderr}`);
-  if (run.status !== 0) throw new Error(`evoselfcode smoke-model failed:\n${run.stderr}`);
-  return dir;
 }
 
 /**

@@ -2,8 +2,9 @@
 /**
  * The extension in a real VS Code: code-server + headless Chromium, driven by Playwright as a
  * person would use it. Run with `npm run test:e2e` (inside `make test`). Screenshots and the
- * extension's log go to test-results/e2e/. The completion model is the tiny random-weight
- * smoke model: its ghost text is junk, but it must appear.
+ * extension's log go to test-results/e2e/. The completion model is the one the .vsix ships
+ * (models/evoselfcode-small, a small model trained by `evoselfcode pretrain`), found as a user
+ * finds it: by the default of `evoselfcode.model`.
  *
  * Skipped only where a set-up step cannot be had here (no root for apt-get, no registry...),
  * and then loudly, naming the step; EVOSELFCODE_E2E_REQUIRED=1 turns such a skip into a
@@ -16,7 +17,6 @@ import { after, before, describe, it } from 'node:test';
 import { API_KEY, BIG_PY, HELLO_PY, STATS_PY } from './fixtures.mjs';
 import {
   ARTIFACTS,
-  buildSmokeModel,
   KEEP,
   logTail,
   makeBareVenv,
@@ -74,31 +74,25 @@ describe('EvoSelfCode in VS Code (code-server + Chromium)', { skip: skipReason }
   let testServer;
   /** @type {import('./steps/context.mjs').StepContext} */
   let ctx;
-  /** The run's temporary folder (smoke model, data folder, bare venv). */
+  /** The run's temporary folder (data folder, bare venv). */
   let run = '';
 
   before(
     async () => {
       run = mkdtempSync(join(tmpdir(), 'evoselfcode-e2e-run-'));
-      say('set-up: building the smoke model (random weights)');
-      const modelDir = buildSmokeModel(join(run, 'smoke-model'));
       const dataDir = join(run, 'data');
       say('set-up: the OpenAI-compatible test server (it demands an API key)');
       testServer = await startTestServer({ apiKey: API_KEY });
       const settings = {
         // Wrong on purpose: the first step checks what a user sees when the server cannot start.
         'evoselfcode.python': join(run, 'no-such-python'),
-        'evoselfcode.model': modelDir,
         'evoselfcode.device': 'cpu',
         'evoselfcode.dtype': 'float32',
         'evoselfcode.dataDir': dataDir,
         'evoselfcode.generator.baseUrl': testServer.baseUrl,
         'evoselfcode.verifier.baseUrl': testServer.baseUrl,
         'evoselfcode.completion.debounceMs': 0,
-        'evoselfcode.completion.maxTokens': 16,
-        // Greedy decoding of random weights mostly yields special tokens, which the server
-        // rightly drops; sampling yields visible junk, which is what this test needs to see.
-        'evoselfcode.completion.temperature': 1.0,
+        'evoselfcode.completion.maxTokens': 24,
       };
       say('set-up: code-server with the .vsix installed, Chromium on its page');
       vscode = await startVsCode({
@@ -114,6 +108,7 @@ describe('EvoSelfCode in VS Code (code-server + Chromium)', { skip: skipReason }
         workbench: vscode.workbench,
         page: vscode.page,
         home: vscode.home,
+        workspace: vscode.workspace,
         codeServerPid: vscode.codeServerPid,
         testServer,
         dataDir,

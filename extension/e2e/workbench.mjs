@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const MOD = 'Control';
+export const MOD = 'Control';
 
 export class Workbench {
   /**

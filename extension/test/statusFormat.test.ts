@@ -69,6 +69,17 @@ test('completions off and random weights show in the text', () => {
   assert.equal(view.severity, 'warning');
 });
 
+test('a model trained here says so in the text and the tooltip, without a warning', () => {
+  const view = formatStatusBar(
+    'running',
+    { ...ready, model: 'evoselfcode-small', trainedHere: true },
+    true,
+  );
+  assert.match(view.text, /^\$\(check\) evoselfcode-small \(trained here\)/);
+  assert.match(view.tooltip, /Small model trained by EvoSelfCode .* nowhere near Qwen2\.5-Coder/);
+  assert.equal(view.severity, 'normal');
+});
+
 test('a sandbox below full isolation shows in the text, the tooltip and the colour', () => {
   const full = formatStatusBar('running', { ...ready, sandbox: { level: 'full' } }, true);
   assert.doesNotMatch(full.text, /sandbox/);
@@ -95,6 +106,22 @@ test('details list every fact, empty-answer reasons with a count only', () => {
   const gate = { passAt1: 0.25, modelVersion: 'm@ft-1', dataset: 'humaneval', tasks: 40 };
   const withGate = statusDetails({ ...ready, evaluation: gate }, true).join('\n');
   assert.match(withGate, /Last evaluation: pass@1 25\.0% on 40 tasks of humaneval, model m@ft-1/);
+});
+
+test('details count time-boxed completions and prefetches once there are any', () => {
+  const quiet = statusDetails(ready, true).join('\n');
+  assert.doesNotMatch(quiet, /Time-boxed|Prefetched/);
+  const busy = {
+    ...ready,
+    completions: {
+      ...ready.completions,
+      timeBoxed: 4,
+      prefetch: { started: 6, stored: 3, used: 2, cancelled: 3 },
+    },
+  };
+  const lines = statusDetails(busy, true).join('\n');
+  assert.match(lines, /^Time-boxed \(ended at a line end\): 4$/m);
+  assert.match(lines, /^Prefetched: 6 started, 3 stored, 2 used, 3 cancelled$/m);
 });
 
 test('the menu offers cancel only while fine-tuning runs, and no server actions when down', () => {

@@ -1,1 +1,1 @@
-"""``evoselfcode demo``: the whole loop on the smoke model and the scripted test server."""
+"""``evoselfcode demo``: the whole loop on the shipped small model and the scripted test server."""

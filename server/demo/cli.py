@@ -9,13 +9,14 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
         "demo",
-        help="run the whole loop on the smoke model and the scripted test server",
+        help="run the whole loop on the shipped small model and the scripted test server",
         description="Run the whole loop end to end: the language server's inline completion, "
         "self-evolving a function and accepting it, a batch evolve and a datagen pass into the "
         "training-data store, LoRA fine-tuning with gated promotion, and a HumanEval "
         "evaluation; then print a summary and write OUT/report.html. The completion model is "
-        "the smoke model (RANDOM WEIGHTS) and a scripted OpenAI-compatible server stands in "
-        "for the 32B generator and the 14B verifier.",
+        "the small model the repository ships (models/evoselfcode-small, trained here; "
+        "nowhere near Qwen2.5-Coder) and a scripted OpenAI-compatible server stands in for "
+        "the 32B generator and the 14B verifier.",
     )
     demo.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder")
     demo.add_argument("--tasks", type=int, default=4, help="HumanEval tasks to evaluate")

@@ -1,7 +1,8 @@
-"""``evoselfcode demo``: the whole loop on the smoke model and the scripted test server.
+"""``evoselfcode demo``: the whole loop on the shipped model and the scripted test server.
 
-1. build the smoke model (RANDOM WEIGHTS) and start the scripted OpenAI-compatible server,
-   which stands in for the generator (32B) and the verifier (14B);
+1. find the model the repository ships (``models/evoselfcode-small``, a small model trained
+   here: no training wait) and start the scripted OpenAI-compatible server, which stands in
+   for the generator (32B) and the verifier (14B);
 2. start the language server over stdio and get an inline completion;
 3. self-evolve a function through the code action and accept it (the pair lands in the store);
 4. batch self-evolve with ``evoselfcode evolve`` and a small datagen pass, imported;
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import sys
 import time
@@ -29,10 +31,9 @@ from server.demo.workspace import (
 )
 
 MODEL_LOAD_TIMEOUT_S = 300
-RANDOM_WEIGHTS_NOTE = (
-    "The completion model is the smoke model: RANDOM WEIGHTS. Its completions are junk and its "
-    "pass rates are ~0; the demo shows the machinery, not quality. The scripted test server "
-    "stands in for Qwen2.5-Coder-32B-Instruct (generator) and -14B-Instruct (verifier)."
+STAND_IN_NOTE = (
+    "The scripted test server stands in for Qwen2.5-Coder-32B-Instruct (generator) and "
+    "-14B-Instruct (verifier)."
 )
 
 
@@ -49,13 +50,26 @@ def demo_script() -> dict:
     return script
 
 
-def smoke_model(folder: Path) -> Path:
-    from models.smoke import build_smoke_model, is_smoke_model
+def shipped_model() -> tuple[Path, str]:
+    """The repository's small trained model and a sentence that says plainly what it is."""
+    from evolution.pretrain.card import MARKER
+    from models.paths import DEFAULT_MODEL, default_models_dir
 
-    if not is_smoke_model(folder) or not (folder / "config.json").is_file():
-        say(f"building the smoke model (random weights) in {folder} ...")
-        build_smoke_model(folder)
-    return folder
+    folder = default_models_dir() / DEFAULT_MODEL
+    try:
+        facts = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FileNotFoundError(
+            f"the shipped model is missing from {folder} ({exc}); restore it with "
+            f"`git checkout -- {folder}` or make one with `evoselfcode pretrain {folder}`"
+        ) from exc
+    note = (
+        f"The completion model is {DEFAULT_MODEL}: a {facts['parameters'] / 1e6:.1f}M-parameter "
+        f"model trained from scratch on this machine's Python source ({facts['tokens_seen']:,} "
+        "tokens). It writes plausible-looking Python, often wrong: it shows the loop working, "
+        "nowhere near what Qwen2.5-Coder does, and its HumanEval pass rates are about 0. "
+    )
+    return folder, note + STAND_IN_NOTE
 
 
 def fresh(folder: Path) -> Path:
@@ -64,11 +78,10 @@ def fresh(folder: Path) -> Path:
     return folder
 
 
-async def run_demo(out: Path, tasks: int) -> list[steps.StepResult]:
+async def run_demo(out: Path, tasks: int, model_dir: Path) -> list[steps.StepResult]:
     from evolution.testserver import ScriptedServer
 
     out.mkdir(parents=True, exist_ok=True)
-    model_dir = smoke_model(out / "smoke-model")
     data_dir, workspace, generated = (
         fresh(out / "data"),
         fresh(out / "workspace"),
@@ -87,9 +100,7 @@ async def run_demo(out: Path, tasks: int) -> list[steps.StepResult]:
             "dataDir": str(data_dir),
             "generator": {"baseUrl": llm.base_url},
             "verifier": {"baseUrl": llm.base_url},
-            # Greedy decoding on random tied embeddings repeats the last (special) token and
-            # stops at once; sampling shows the path end to end (with junk text).
-            "completion": {"debounceMs": 0, "maxTokens": 16, "temperature": 1.0},
+            "completion": {"debounceMs": 0, "maxTokens": 32, "temperature": 0.0},
             "finetune": {"evalTasks": tasks},
             "evaluation": {"limit": tasks},
         }
@@ -137,14 +148,15 @@ def _store_summary(store: dict) -> str:
 
 
 def main(out: Path, tasks: int) -> int:
-    say(RANDOM_WEIGHTS_NOTE)
     started = time.perf_counter()
     try:
-        results = asyncio.run(run_demo(out, tasks))
+        model_dir, note = shipped_model()
+        say(note)
+        results = asyncio.run(run_demo(out, tasks, model_dir))
     except Exception as exc:  # the demo must end with a readable message, not a traceback
         say(f"demo stopped: {type(exc).__name__}: {exc}")
         return 1
-    report = write_report(out / "report.html", results, RANDOM_WEIGHTS_NOTE)
+    report = write_report(out / "report.html", results, note)
     finetune = next((r for r in results if r.name.startswith("fine-tune")), None)
     if finetune and finetune.details.get("reportText"):
         say("\nthe promotion gate's report (base vs candidate):")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from server.demo.client import EVALUATION_RESULT, FINETUNE_RESULT, DemoEditor
+from server.demo.workspace import COMPLETION_CURSOR_LINE
 
 # A fine-tune that finishes in seconds on the tiny model: a few epochs, a small gate.
 QUICK_FINETUNE = {
@@ -63,12 +65,14 @@ def last_json(stdout: str) -> dict[str, Any]:
 async def inline_completion(editor: DemoEditor, uri: str, text: str) -> StepResult:
     from lsprotocol import types
 
-    line = text.splitlines().index("# Each helper takes a list of numbers and")
+    lines = text.split("\n")
+    line = len(lines) - 2  # the cursor line, then the final newline's empty string
+    assert lines[line] == COMPLETION_CURSOR_LINE
     started = time.perf_counter()
     answer = await editor.client.text_document_inline_completion_async(
         types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
-            position=types.Position(line=line, character=len(text.splitlines()[line])),
+            position=types.Position(line=line, character=len(lines[line])),
             context=types.InlineCompletionContext(
                 trigger_kind=types.InlineCompletionTriggerKind.Invoked
             ),
@@ -80,7 +84,9 @@ async def inline_completion(editor: DemoEditor, uri: str, text: str) -> StepResu
     empty = status["completions"]["empty"]
     if items:
         ghost = str(items[0].insert_text)
-        summary = f"ghost text {ghost[:60]!r} in {seconds * 1000:.0f} ms"
+        cursor = sum(len(x) + 1 for x in lines[:line]) + len(lines[line])
+        parses = "parses" if _parses(text[:cursor] + ghost + text[cursor:]) else "does NOT parse"
+        summary = f"ghost text {ghost[:60]!r} in {seconds * 1000:.0f} ms; the file {parses} with it"
     else:
         summary = f"no suggestion (reasons so far: {empty}) in {seconds * 1000:.0f} ms"
     return StepResult(
@@ -239,3 +245,11 @@ async def evaluate(editor: DemoEditor, tasks: int) -> StepResult:
         time.perf_counter() - started,
         result,
     )
+
+
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except SyntaxError:
+        return False
+    return True

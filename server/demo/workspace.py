@@ -8,9 +8,12 @@ from typing import Any
 
 import yaml
 
-STATS_PY = '''"""Small statistics helpers."""
+# The inline completion step asks for ghost text at the end of this line, the last of the file:
+# a new line of the last function, after its indentation, where a person types the next line.
+COMPLETION_CURSOR_LINE = "    "
+STATS_PY = (
+    '''"""Small statistics helpers."""
 
-# Each helper takes a list of numbers and
 
 def mean(values):
     # self-evolve: return 0.0 for an empty list instead of failing
@@ -20,7 +23,15 @@ def mean(values):
 def spread(values):
     """Largest minus smallest value."""
     return max(values) - min(values)
+
+
+def scaled(values):
+    """Each value divided by the largest one."""
+    largest = max(values)
 '''
+    + COMPLETION_CURSOR_LINE
+    + "\n"
+)
 
 # `evoselfcode evolve` instructions; the scripted generator answers each (server/demo/script.yaml).
 BATCH_INSTRUCTIONS = [

@@ -1,4 +1,8 @@
-"""``textDocument/inlineCompletion`` (LSP 3.18): the main completion path (ghost text)."""
+"""``textDocument/inlineCompletion`` (LSP 3.18): the main completion path (ghost text).
+
+With ``completion.candidates`` above 1 the list holds several items, the first the usual
+suggestion; the editor shows one and cycles through the others (Alt+] / Alt+[ in VS Code).
+"""
 
 from __future__ import annotations
 
@@ -29,5 +33,8 @@ def register(server: EvoServer) -> None:
         answer = await ls.engine.complete(request)
         if answer.suggestion is None:
             return types.InlineCompletionList(items=[])
-        item = types.InlineCompletionItem(insert_text=answer.text, range=to_range(answer))
-        return types.InlineCompletionList(items=[item])
+        items = [
+            types.InlineCompletionItem(insert_text=each.text, range=to_range(each))
+            for each in (answer, *answer.alternatives)
+        ]
+        return types.InlineCompletionList(items=items)

@@ -27,7 +27,9 @@ def test_snapshot_has_the_documented_shape_and_counts():
     board.record_request()
     board.record_empty(EmptyReason.FILTERED_SYNTAX)
     board.record_generation(prompt_tokens=100, cached_tokens=90)
-    board.record_generation(prompt_tokens=50, cached_tokens=0)
+    board.record_generation(prompt_tokens=50, cached_tokens=0, time_boxed=True)
+    for event in ("started", "started", "stored", "used", "cancelled"):
+        board.record_prefetch(event)
     status = board.snapshot()
     assert status["state"] == "ready" and "reason" not in status
     assert status["randomWeights"] is True and status["model"] == "smoke"
@@ -39,6 +41,8 @@ def test_snapshot_has_the_documented_shape_and_counts():
         "generated": 2,
         "meanPromptTokens": 75.0,
         "meanPrefilledTokens": 30.0,
+        "timeBoxed": 1,
+        "prefetch": {"started": 2, "stored": 1, "used": 1, "cancelled": 1},
     }
     assert status["latencyMs"] == {"p50": 20.0, "p95": 29.0}
     board.set_model_state("failed", ModelDescription("x"), "no such folder")

@@ -6,6 +6,7 @@
  * @property {import('../workbench.mjs').Workbench} workbench the VS Code page
  * @property {import('playwright-core').Page} page
  * @property {string} home code-server's run folder (profile and logs)
+ * @property {string} workspace the folder VS Code has open (hello.py and the other files)
  * @property {number} codeServerPid
  * @property {Awaited<ReturnType<typeof import('../harness.mjs').startTestServer>>} testServer
  * @property {string} dataDir `evoselfcode.dataDir` (the training-data store lives there)

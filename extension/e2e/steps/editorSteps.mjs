@@ -1,10 +1,18 @@
 // @ts-check
 /** Steps without the remote models: start-up problems, ghost text, toggles, crashes. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HELLO_PY } from '../fixtures.mjs';
 import { PYTHON, say } from '../harness.mjs';
+import { MOD } from '../workbench.mjs';
 import { descendantsMatching, waitFor } from '../processes.mjs';
 
 /** @typedef {import('./context.mjs').StepContext} StepContext */
+
+/** The shipped model's name in the status bar. */
+const MODEL = /evoselfcode-small/;
 
 /** A wrong interpreter, then one without packages, then the right one. @param {StepContext} ctx */
 export async function serverCannotStart({ workbench, settings, applySettings, bareVenvPython }) {
@@ -26,29 +34,47 @@ export async function serverCannotStart({ workbench, settings, applySettings, ba
 
   settings['evoselfcode.python'] = PYTHON;
   applySettings();
-  say(`status bar after the fix: ${await workbench.statusBarItem(/smoke-model/, 120_000)}`);
+  say(`status bar after the fix: ${await workbench.statusBarItem(MODEL, 120_000)}`);
   await workbench.clearNotifications();
 }
 
-/** Ghost text, the status bar menu, and the on/off toggle. @param {StepContext} ctx */
-export async function ghostText({ workbench, page }) {
-  // Ready (not "loading"); "(random)" marks the random-weight model.
-  await workbench.statusBarItem(/smoke-model \(random\)/, 120_000);
+/**
+ * Ghost text from the shipped model where a person writes code (a new function's body), taken
+ * with Tab: the file must still parse. Then the status bar menu and the on/off toggle.
+ * @param {StepContext} ctx
+ */
+export async function ghostText({ workbench, page, workspace }) {
+  // Ready (not "loading"); "(trained here)" says plainly what the model is.
+  await workbench.statusBarItem(/evoselfcode-small \(trained here\)/, 120_000);
   await workbench.focusEditorEnd();
-  // Inside a comment any junk is valid Python, so the server's syntax filter keeps it.
-  await workbench.type('# The circle helpers compute the ');
+  // VS Code indents the line after the colon; the cursor waits there for the body.
+  await workbench.type('def circumference(radius):\n');
   await workbench.triggerInlineSuggestion();
   const ghost = await workbench.ghostText(60_000);
-  say(`ghost text (random weights, junk expected): ${JSON.stringify(ghost)}`);
+  say(`ghost text: ${JSON.stringify(ghost)}`);
   assert.ok(ghost.trim().length > 0, 'the ghost text is empty');
   await workbench.screenshot('02-ghost-text');
-  await page.keyboard.press('Escape');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press(`${MOD}+S`);
+  const file = join(workspace, 'hello.py');
+  await waitFor(async () => readFileSync(file, 'utf8').includes('def circumference'), {
+    timeoutMs: 10_000,
+    what: 'hello.py saved with the accepted suggestion',
+  });
+  const accepted = readFileSync(file, 'utf8');
+  say(`hello.py with the suggestion taken:\n${accepted}`);
+  const parse = spawnSync(PYTHON, ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], {
+    input: accepted,
+    encoding: 'utf8',
+  });
+  assert.equal(parse.status, 0, `hello.py no longer parses with the suggestion:\n${parse.stderr}`);
+  await restore(workbench, file, HELLO_PY, 'circumference');
 
   // The status bar: p50 latency now, and a click shows the details and the actions.
-  await workbench.statusBarItem(/smoke-model \(random\) · p50 \d/, 30_000);
-  await page.locator('.statusbar-item', { hasText: 'smoke-model' }).first().click();
+  await workbench.statusBarItem(/evoselfcode-small \(trained here\) · p50 \d/, 30_000);
+  await page.locator('.statusbar-item', { hasText: 'evoselfcode-small' }).first().click();
   await workbench.quickPickRow(/Inline completions: on/);
-  await workbench.quickPickRow(/Random weights \(test model\)/);
+  await workbench.quickPickRow(/Small model trained by EvoSelfCode/);
   await workbench.quickPickRow(/Turn inline completions off/);
   await workbench.screenshot('02b-status-menu');
   await page.keyboard.press('Escape');
@@ -57,16 +83,35 @@ export async function ghostText({ workbench, page }) {
   await workbench.runCommand('EvoSelfCode: Toggle inline completions');
   await page.locator('.statusbar-item .codicon-circle-slash').waitFor({ timeout: 10_000 });
   await workbench.focusEditorEnd();
-  await workbench.type('x');
+  await workbench.type('def diameter(radius):\n');
   await workbench.triggerInlineSuggestion();
   await page.waitForTimeout(3000);
   assert.equal(await workbench.ghostCount(), 0, 'ghost text while completions are off');
   await workbench.runCommand('EvoSelfCode: Toggle inline completions');
   await page.locator('.statusbar-item .codicon-check').waitFor({ timeout: 10_000 });
-  await workbench.type('y');
   await workbench.triggerInlineSuggestion();
   assert.ok((await workbench.ghostText(60_000)).trim().length > 0);
   await page.keyboard.press('Escape');
+  await restore(workbench, file, HELLO_PY, 'diameter');
+}
+
+/**
+ * Puts `text` back into the open `file` for the steps that follow: saved, then rewritten on
+ * disk, which VS Code reloads because the editor holds no unsaved changes.
+ * @param {import('../workbench.mjs').Workbench} workbench @param {string} file
+ * @param {string} text @param {string} gone a word that must leave the editor
+ */
+async function restore(workbench, file, text, gone) {
+  await workbench.page.keyboard.press(`${MOD}+S`);
+  await waitFor(async () => (await workbench.page.locator('.tab.active.dirty').count()) === 0, {
+    timeoutMs: 10_000,
+    what: `${file} saved`,
+  });
+  writeFileSync(file, text);
+  await workbench.page
+    .locator('.monaco-editor .view-line', { hasText: gone })
+    .first()
+    .waitFor({ state: 'detached', timeout: 30_000 });
 }
 
 /** @param {StepContext} ctx */
@@ -106,7 +151,7 @@ export async function crashingServer({ workbench, codeServerPid }) {
       timeoutMs: 60_000,
       what: `a language server process (crash ${crash})`,
     });
-    await workbench.statusBarItem(/smoke-model/, 60_000);
+    await workbench.statusBarItem(MODEL, 60_000);
     say(`killing the language server (pid ${pid}), crash ${crash} of 4`);
     process.kill(pid, 'SIGKILL');
     previous = pid;
@@ -118,7 +163,7 @@ export async function crashingServer({ workbench, codeServerPid }) {
   await workbench.screenshot('05-crashed-too-often');
   assert.deepEqual(serverPids(), [], 'no fifth server was started');
   await workbench.clickNotificationButton(/crashed 4 times/, 'Restart server');
-  await workbench.statusBarItem(/smoke-model/, 60_000);
+  await workbench.statusBarItem(MODEL, 60_000);
   assert.equal(serverPids().length, 1);
   await workbench.clearNotifications();
 }

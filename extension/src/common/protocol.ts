@@ -66,11 +66,17 @@ export interface ServerStatus {
   dtype?: string | null;
   backend?: string | null;
   randomWeights?: boolean;
+  /** A small model made by `evoselfcode pretrain` (the one EvoSelfCode ships). */
+  trainedHere?: boolean;
   completions?: {
     requests?: number;
     served?: number;
     empty?: Record<string, number>;
     cacheHits?: number;
+    /** Model runs that ended early, at a line end, because the time box closed. */
+    timeBoxed?: number;
+    /** Background completions of what follows accepting the suggestion shown. */
+    prefetch?: { started?: number; stored?: number; used?: number; cancelled?: number };
   };
   latencyMs?: { p50?: number | null; p95?: number | null };
   finetune?: FinetuneProgress | null;

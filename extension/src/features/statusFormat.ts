@@ -8,6 +8,9 @@ export interface StatusView {
   severity: 'normal' | 'warning' | 'error';
 }
 
+export const TRAINED_HERE_NOTE =
+  'Small model trained by EvoSelfCode on Python source: plausible code, often wrong, nowhere near Qwen2.5-Coder.';
+
 const FINISHED_FINETUNE_STATES = new Set([
   'idle',
   'done',
@@ -88,6 +91,7 @@ export function formatStatusBar(
   }
   const parts = [`${completionsEnabled ? '$(check)' : '$(circle-slash)'} ${model}`];
   if (status.randomWeights) parts[0] += ' (random)';
+  else if (status.trainedHere) parts[0] += ' (trained here)';
   const p50 = formatMs(status.latencyMs?.p50);
   if (p50) parts.push(`p50 ${p50}`);
   if (status.evaluation) {
@@ -112,6 +116,7 @@ export function statusDetails(status: ServerStatus, completionsEnabled: boolean)
     status.state === 'failed' && status.reason ? `failed: ${status.reason}` : status.state;
   lines.push(`Model: ${status.model ?? 'unknown'} (${state})`);
   if (status.randomWeights) lines.push('Random weights (test model): completions are junk.');
+  else if (status.trainedHere) lines.push(TRAINED_HERE_NOTE);
   const where = [status.backend, status.device, status.dtype].filter(Boolean).join(', ');
   if (where) lines.push(`Runs on: ${where}`);
   lines.push(`Adapter: ${status.adapter || 'none'}`);
@@ -121,6 +126,12 @@ export function statusDetails(status: ServerStatus, completionsEnabled: boolean)
     const counts = [`${c.requests ?? 0} requests`, `${c.served ?? 0} served`];
     if (c.cacheHits !== undefined) counts.push(`${c.cacheHits} from cache`);
     lines.push(`Completions: ${counts.join(', ')}`);
+    if (c.timeBoxed) lines.push(`Time-boxed (ended at a line end): ${c.timeBoxed}`);
+    const p = c.prefetch;
+    if (p?.started) {
+      const outcome = `${p.stored ?? 0} stored, ${p.used ?? 0} used, ${p.cancelled ?? 0} cancelled`;
+      lines.push(`Prefetched: ${p.started} started, ${outcome}`);
+    }
     const empty = Object.entries(c.empty ?? {}).filter(([, n]) => n > 0);
     if (empty.length) {
       lines.push(`Empty answers: ${empty.map(([why, n]) => `${why} ${n}`).join(', ')}`);

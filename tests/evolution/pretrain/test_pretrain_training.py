@@ -121,12 +121,14 @@ def test_the_model_folder_loads_offline_with_the_auto_classes(trained_folder):
     for name in ("README.md", "data_manifest.json", "heldout.json", LOG_FILE, MARKER):
         assert (trained_folder / name).is_file(), name
     facts = json.loads((trained_folder / MARKER).read_text())
-    assert facts["command"].startswith("evoselfcode pretrain ") and "--seed" not in facts["command"]
+    [command] = facts["commands"]
+    assert command.startswith("evoselfcode pretrain ") and "--seed" not in command
     # The recorded command, parsed again, asks for the same data, model and optimisation.
-    args = build_parser().parse_args(shlex.split(facts["command"])[1:])
+    args = build_parser().parse_args(shlex.split(command)[1:])
     fixed = {name: getattr(args, name) for name in PretrainConfig().fixed()}
     assert fixed == {name: facts["config"][name] for name in fixed}
     assert args.max_tokens == facts["tokens_seen"] == 10 * 4 * 64
+    assert args.tokens == facts["config"]["tokens"]
     assert "nowhere near Qwen2.5-Coder" in (trained_folder / "README.md").read_text()
 
 
@@ -136,6 +138,7 @@ def test_the_runtime_loads_it_and_fills_in_the_middle(trained_folder):
     model = load_model(trained_folder)
     try:
         assert not model.info.random_weights and model.info.kind == "base"
+        assert model.info.trained_here
         assert model.info.context_window == 64 and model.info.dtype == "float32"
         result = model.generate(
             fim_prompt("def f(x):\n    return ", "\n"), SamplingParams(max_new_tokens=6)
@@ -176,3 +179,21 @@ def test_weights_too_big_for_float32_are_saved_in_bfloat16(
         assert model.info.dtype == "float32"  # the runtime computes in float32 on a CPU
     finally:
         model.close()
+
+
+def test_a_run_whose_length_changed_on_resume_is_reproduced_by_one_command_per_stretch():
+    from evolution.pretrain.card import commands_of
+
+    config = PretrainConfig(tokens=40_960, batch_size=2, context=64, layers=3)  # 128 per step
+    schedule = [{"from_step": 0, "tokens": 1_000_000}, {"from_step": 100, "tokens": 40_960}]
+    first, second = (
+        build_parser().parse_args(shlex.split(c)[1:])
+        for c in commands_of(Path("m"), config, schedule, step=250)
+    )
+    assert (first.tokens, first.max_tokens, first.layers) == (1_000_000, 100 * 128, 3)
+    assert (second.tokens, second.max_tokens, second.layers) == (40_960, 150 * 128, 3)
+    # A finished run needs no budget; an unrecorded length says so instead of guessing.
+    [done] = commands_of(Path("m"), config, schedule[1:], step=320)
+    assert "--max-tokens" not in done
+    [unknown] = commands_of(Path("m"), config, [{"from_step": 0, "tokens": None}], step=3)
+    assert "--tokens UNRECORDED" in unknown
