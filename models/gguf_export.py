@@ -112,7 +112,7 @@ def quantize_gguf(src: str | Path, dst: str | Path, file_type: str, *, threads: 
     require_llama_extra("llama_cpp")
     import logging
 
-    import llama_cpp
+    import llama_cpp  # pyright: ignore[reportMissingImports]  (the optional llama extra)
 
     # llama-cpp-python prints llama.cpp's log through this logger: one line per tensor at INFO
     logging.getLogger("llama-cpp-python").setLevel(logging.WARNING)

@@ -45,7 +45,7 @@ class LlamaCppSession:
         require_llama_extra()
         import os
 
-        from llama_cpp import Llama
+        from llama_cpp import Llama  # pyright: ignore[reportMissingImports]  (optional extra)
 
         threads = threads or os.cpu_count() or 1
         self.path = Path(gguf_path)
@@ -105,7 +105,7 @@ class LlamaCppSession:
         return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _last_logits(self, np: Any) -> Any:
-        import llama_cpp
+        import llama_cpp  # pyright: ignore[reportMissingImports]  (the optional llama extra)
 
         pointer = llama_cpp.llama_get_logits_ith(self._llm.ctx, -1)
         return np.ctypeslib.as_array(pointer, shape=(self.vocab,)).copy()
