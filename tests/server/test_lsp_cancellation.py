@@ -48,7 +48,14 @@ async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory
             "model": str(endless_model_dir),
             "device": "cpu",
             "logLevel": "debug",
-            "completion": {"debounceMs": 0, "maxTokens": MAX_TOKENS, "timeoutMs": 60000},
+            # No prefetch: a background generation would log its own finish among the ones
+            # these tests read.
+            "completion": {
+                "debounceMs": 0,
+                "maxTokens": MAX_TOKENS,
+                "timeoutMs": 60000,
+                "prefetch": False,
+            },
         },
     )
     await wait_for_state(statuses, "ready")
