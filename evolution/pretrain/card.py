@@ -18,12 +18,12 @@ from typing import Any
 
 from evolution.pretrain.config import PretrainConfig
 from evolution.pretrain.data import DATA_STATE, HELDOUT_LIST, MANIFEST, PreparedData
+from evolution.pretrain.init_from import TOKENIZER_FILES, init_facts
 from evolution.pretrain.train import LOG_FILE, Trainer
 from models.loading import quiet_weight_loading
 from models.smoke import TRAINED_HERE_MARKER as MARKER
 
 MAX_WEIGHT_BYTES = 30 * 1000 * 1000
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
 
 
 def commands_of(
@@ -71,7 +71,7 @@ class Exporter:
         with tempfile.TemporaryDirectory(dir=self.out, prefix=".export-") as staging:
             folder = Path(staging)
             dtype = self._save_weights(trainer, folder)
-            for name in _TOKENIZER_FILES:
+            for name in TOKENIZER_FILES:
                 if (self.data.tokenizer_dir / name).is_file():
                     shutil.copy(self.data.tokenizer_dir / name, folder / name)
             for name in (MANIFEST, HELDOUT_LIST):
@@ -105,11 +105,14 @@ class Exporter:
 
     def facts(self, trainer: Trainer, dtype: str) -> dict[str, Any]:
         state, summary = trainer.state, self.data.summary
+        commands = commands_of(self.out, self.config, state.schedule, state.step)
+        before = init_facts(self.config) if self.config.init_from else None
         return {
             "what": "a small Qwen2-architecture base model trained from scratch on this "
             "machine's Python source by `evoselfcode pretrain`",
             "random_weights": False,
-            "commands": commands_of(self.out, self.config, state.schedule, state.step),
+            "commands": [*before["commands"], *commands] if before else commands,
+            "init_from": before,
             "schedule": state.schedule,
             "argv": self.argv,
             "seed": self.config.seed,
@@ -117,8 +120,8 @@ class Exporter:
             "parameters": trainer.params,
             "weights_dtype": dtype,
             "step": state.step,
-            "tokens_seen": state.tokens,
-            "train_seconds": round(state.seconds, 1),
+            "tokens_seen": state.tokens + (before["tokens_seen"] if before else 0),
+            "train_seconds": round(state.seconds + (before["train_seconds"] if before else 0), 1),
             "heldout_loss": state.heldout_loss,
             "train_loss": state.loss,
             "data": summary,
@@ -131,11 +134,18 @@ def model_card(facts: dict[str, Any]) -> str:
     commands = "\n".join(facts["commands"])
     stretches = (
         "These commands run one after the other: the run's length (`--tokens`, which shapes "
-        "the cosine learning-rate schedule) was changed on resume.\n"
+        "the cosine learning-rate schedule) was changed on resume"
+        + (
+            ", and the last run starts from the weights the ones before it made "
+            "(`--init-from`, a fresh optimiser and schedule).\n"
+            if facts.get("init_from")
+            else ".\n"
+        )
         if len(facts["commands"]) > 1
         else ""
     )
     heldout = facts["heldout_loss"]
+    last_run = " in the last run, whose log `train_log.jsonl` is" if facts.get("init_from") else ""
     shape = (
         f"hidden {config['hidden_size']}, {config['layers']} layers, {config['heads']} heads "
         f"({config['kv_heads']} key/value), MLP {config['intermediate_size']}, vocabulary "
@@ -154,7 +164,7 @@ part of EvoSelfCode runs on it unchanged. It is good enough to show and measure 
 |---|---|
 | shape | {shape} |
 | weights | {facts["weights_dtype"]} safetensors (loaded as float32 on a CPU) |
-| tokens seen | {facts["tokens_seen"]:,} ({facts["step"]:,} steps) |
+| tokens seen | {facts["tokens_seen"]:,} ({facts["step"]:,} steps{last_run}) |
 | held-out loss | {f"{heldout:.3f} nats/token" if heldout is not None else "not measured yet"} |
 | training time | {facts["train_seconds"] / 3600:.2f} hours |
 | seed | {facts["seed"]} |

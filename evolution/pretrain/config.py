@@ -12,6 +12,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+# Recipes for FIM split points (evolution/pretrain/samples.py says what each does).
+FIM_SPLITS = ("chars", "editor")
+
 GROUPS = {
     "corpus": "corpus (Python source found on this machine)",
     "samples": "tokenizer and training samples",
@@ -97,6 +100,13 @@ class PretrainConfig:
         minimum=0.0,
         maximum=1.0,
     )
+    fim_split: str = _field(
+        "editor",
+        "where FIM middles start: 'chars' at uniform characters (Qwen's recipe), 'editor' "
+        "mostly at word and line starts, where an editor asks (see evolution/pretrain/samples.py)",
+        "samples",
+        choices=FIM_SPLITS,
+    )
     repo_rate: float = _field(
         0.2,
         "share of samples in the repo-level form (other files of the same package first)",
@@ -106,6 +116,12 @@ class PretrainConfig:
     )
     seed: int = _field(
         0, "seed of the sample layout, the initial weights and the data order", "samples"
+    )
+    init_from: str = _field(
+        "",
+        "continue from this model folder (one `evoselfcode pretrain` made): its weights and "
+        "tokenizer, a fresh optimiser and schedule; the shape and held-out files must match",
+        "samples",
     )
     # --- model
     hidden_size: int = _field(256, "hidden size", "model", minimum=16)

@@ -70,8 +70,15 @@ def prepare_data(
             f"found {len(corpus.train)} training and {len(corpus.heldout)} held-out files in "
             f"{corpus.roots}: both are needed (see --heldout-package, --heldout-percent)"
         )
-    say(f"data: training a {config.vocab_size}-token BPE on {len(corpus.train):,} files")
-    tokenizer = train_tokenizer(corpus.train, config, work / TOKENIZER_DIR)
+    if config.init_from:
+        from evolution.pretrain.init_from import check_heldout, copy_tokenizer
+
+        check_heldout(config, [(doc.file.name, doc.sha256) for doc in corpus.heldout])
+        say(f"data: the tokenizer of {config.init_from}")
+        tokenizer = copy_tokenizer(config, work / TOKENIZER_DIR)
+    else:
+        say(f"data: training a {config.vocab_size}-token BPE on {len(corpus.train):,} files")
+        tokenizer = train_tokenizer(corpus.train, config, work / TOKENIZER_DIR)
     say("data: building and tokenizing the samples")
     from models.encoding import Codec
 
@@ -81,7 +88,9 @@ def prepare_data(
         (TRAIN_TOKENS, corpus.train, config.seed),
         (HELDOUT_TOKENS, corpus.heldout, config.seed + 1),
     ):
-        maker = SampleMaker(config.context, config.fim_rate, config.repo_rate, seed)
+        maker = SampleMaker(
+            config.context, config.fim_rate, config.repo_rate, seed, config.fim_split
+        )
         counts[name] = write_tokens(maker.samples(docs), codec, work / name, config.vocab_size)
     summary = {**_summary(corpus, counts), "fingerprint": _fingerprint(work)}
     _write_json(work / MANIFEST, manifest(corpus, config, summary), rows_key="files")

@@ -21,6 +21,7 @@ from typing import Any
 from evolution.pretrain.checkpoint import load_latest, save_checkpoint
 from evolution.pretrain.config import ConfigError, PretrainConfig
 from evolution.pretrain.data import PreparedData, tokenizer_of
+from evolution.pretrain.init_from import load_weights
 from evolution.pretrain.model import (
     build_model,
     flops_per_token,
@@ -118,7 +119,10 @@ class Trainer:
         self.device = choose_device(config)
         vocab = tokenizer_of(data).get_vocab()
         torch.manual_seed(config.seed)
-        self.model = build_model(config, vocab).to(self.device)
+        self.model = build_model(config, vocab)
+        if config.init_from:
+            load_weights(self.model, config)  # a checkpoint, where there is one, comes after
+        self.model = self.model.to(self.device)
         self.forward = torch.compile(self.model) if config.compile else self.model
         self.optimizer, self.scheduler = make_optimizer(self.model, config)
         self.train_windows = TokenWindows(

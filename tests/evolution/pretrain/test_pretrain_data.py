@@ -113,7 +113,7 @@ def _docs(count: int, repo: str = "pkg") -> list[Document]:
 
 
 def test_fim_samples_are_psm_with_the_answer_and_end_of_text():
-    maker = SampleMaker(context=64, fim_rate=1.0, repo_rate=0.0, seed=1)
+    maker = SampleMaker(context=64, fim_rate=1.0, repo_rate=0.0, seed=1, fim_split="editor")
     doc = _docs(1)[0]
     chunks = split_chunks(doc.text, maker.chunk_chars)
     samples = list(maker.samples([doc]))
@@ -127,7 +127,7 @@ def test_fim_samples_are_psm_with_the_answer_and_end_of_text():
 
 
 def test_repo_samples_put_other_files_of_the_package_first():
-    maker = SampleMaker(context=64, fim_rate=0.0, repo_rate=1.0, seed=2)
+    maker = SampleMaker(context=64, fim_rate=0.0, repo_rate=1.0, seed=2, fim_split="editor")
     docs = _docs(3)
     samples = list(maker.samples(docs))
     assert {s.kind for s in samples} == {"repo-l2r"}
@@ -139,7 +139,7 @@ def test_repo_samples_put_other_files_of_the_package_first():
 
 
 def test_left_to_right_samples_end_with_eos_only_at_the_end_of_the_file():
-    maker = SampleMaker(context=64, fim_rate=0.0, repo_rate=0.0, seed=3)
+    maker = SampleMaker(context=64, fim_rate=0.0, repo_rate=0.0, seed=3, fim_split="editor")
     doc = _docs(1)[0]
     samples = list(maker.samples([doc]))
     assert len(samples) > 2
@@ -148,21 +148,42 @@ def test_left_to_right_samples_end_with_eos_only_at_the_end_of_the_file():
 
 @pytest.mark.parametrize("rate", [0.0, 0.3, 0.5, 1.0])
 def test_fim_share_follows_the_rate(rate):
-    maker = SampleMaker(context=32, fim_rate=rate, repo_rate=0.2, seed=4)
+    maker = SampleMaker(context=32, fim_rate=rate, repo_rate=0.2, seed=4, fim_split="editor")
     kinds = [s.kind for s in maker.samples(_docs(40))]
     share = sum(k.endswith("fim") for k in kinds) / len(kinds)
     assert len(kinds) > 400 and abs(share - rate) < 0.06
 
 
-def test_fim_split_points_are_any_character():
+def _starts(recipe: str, text: str, draws: int = 2000) -> list[int]:
     rng = np.random.default_rng(0)
-    text = "abc\ndef ghi\njkl\n"
-    starts = set()
-    for _ in range(300):
-        prefix, middle, suffix = fim_split(text, rng)
+    starts = []
+    for _ in range(draws):
+        prefix, middle, suffix = fim_split(text, rng, recipe)
         assert prefix + middle + suffix == text
-        starts.add(len(prefix))
-    assert len(starts) > len(text) // 2  # not only line starts
+        starts.append(len(prefix))
+    return starts
+
+
+SPLIT_TEXT = "def total(items):\n    return sum(item.price for item in items)\n"
+
+
+def test_chars_split_points_are_any_character():
+    starts = _starts("chars", SPLIT_TEXT)
+    assert len(set(starts)) > len(SPLIT_TEXT) // 2  # not only line starts
+
+
+def test_editor_split_points_are_mostly_word_and_line_starts():
+    """Where an editor asks: a middle that starts inside a word is the exception (Qwen's
+    uniform quarter), and a line's first non-blank character is a common start."""
+    starts = _starts("editor", SPLIT_TEXT)
+    inside_word = sum(
+        SPLIT_TEXT[i - 1 : i + 1].isalnum() for i in starts if 0 < i < len(SPLIT_TEXT)
+    )
+    body = SPLIT_TEXT.index("return")
+    assert inside_word / len(starts) < 0.25
+    assert starts.count(body) / len(starts) > 0.2
+    # Every character can still start one (the uniform quarter keeps mid-word cursors known).
+    assert len(set(starts)) > len(SPLIT_TEXT) // 2
 
 
 def test_windows_are_deterministic_and_every_epoch_sees_every_window(tmp_path: Path):
@@ -193,7 +214,9 @@ def test_the_token_file_is_the_samples_encoded_as_the_runtime_encodes_prompts(
 
     config = tiny_config()
     codec = Codec(tokenizer_of(PreparedData(prepared_work, {})))
-    maker = SampleMaker(config.context, config.fim_rate, config.repo_rate, config.seed + 1)
+    maker = SampleMaker(
+        config.context, config.fim_rate, config.repo_rate, config.seed + 1, config.fim_split
+    )
     samples = list(maker.samples(build_corpus(config).heldout))
     one_by_one = [codec.encode_prompt(s.prompt) for s in samples]
     assert codec.encode_prompts([s.prompt for s in samples]) == one_by_one

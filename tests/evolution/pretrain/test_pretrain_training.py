@@ -197,3 +197,42 @@ def test_a_run_whose_length_changed_on_resume_is_reproduced_by_one_command_per_s
     assert "--max-tokens" not in done
     [unknown] = commands_of(Path("m"), config, [{"from_step": 0, "tokens": None}], step=3)
     assert "--tokens UNRECORDED" in unknown
+
+
+def test_init_from_continues_the_weights_on_new_samples(tiny_config, trained_folder, tmp_path):
+    """A second stage (--init-from, another FIM recipe) starts from the first stage's weights
+    and tokenizer, holds out the same files, and its card reproduces both stages."""
+    from evolution.pretrain.config import ConfigError, PretrainError
+
+    stage = tiny_config(init_from=str(trained_folder), fim_split="chars", lr=1e-3)
+    out = tmp_path / "stage2"
+    result = train(stage, out, tmp_path / "work", stop=StopAfter(0))
+    assert result["status"] == "stopped" and result["step"] == 0
+    assert (out / "tokenizer.json").read_bytes() == (trained_folder / "tokenizer.json").read_bytes()
+    before, after = (
+        load_file(str(trained_folder / "model.safetensors")),
+        load_file(str(out / "model.safetensors")),
+    )
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+    train(stage.__class__(**{**stage.to_dict(), "max_tokens": 2 * 4 * 64}), out, tmp_path / "work")
+    facts = json.loads((out / MARKER).read_text())
+    first = json.loads((trained_folder / MARKER).read_text())
+    assert facts["tokens_seen"] == first["tokens_seen"] + 2 * 4 * 64
+    *earlier, last = facts["commands"]
+    assert len(earlier) == len(first["commands"])
+    assert all(shlex.split(c)[2] == str(trained_folder) for c in earlier)
+    assert f"--init-from {trained_folder}" in last and "--fim-split chars" in last
+
+    with pytest.raises(ConfigError, match="another shape"):
+        train(
+            tiny_config(init_from=str(trained_folder), hidden_size=64),
+            tmp_path / "o3",
+            tmp_path / "work3",
+        )
+    with pytest.raises(PretrainError, match=r"trained on .* of this run's held-out files"):
+        more_heldout = tiny_config(init_from=str(trained_folder), heldout_percent=50.0)
+        train(more_heldout, tmp_path / "o5", tmp_path / "work5")
+    with pytest.raises(ConfigError, match="not a model folder"):
+        train(tiny_config(init_from=str(tmp_path)), tmp_path / "o4", tmp_path / "work4")
