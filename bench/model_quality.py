@@ -26,6 +26,7 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -131,6 +132,31 @@ def report(result: Result) -> None:
     )
 
 
+def compare(baseline: Result, model: Result) -> dict[str, dict[str, Any]]:
+    """The model against a baseline on the same holes: per score, the paired mean difference
+    with a 95% percentile-bootstrap interval and the exact two-sided sign test (McNemar for the
+    yes/no scores) on the holes where they differ."""
+    from evolution.finetune.stats import mcnemar_exact, paired_bootstrap
+
+    compared = {}
+    for field in ("edit_similarity", "exact", "valid_nonempty"):
+        base = [float(getattr(s, field)) for s in baseline.scores]
+        ours = [float(getattr(s, field)) for s in model.scores]
+        bounds = [
+            paired_bootstrap(base, ours, side=side, confidence=0.975, higher_is_better=True)
+            for side in ("lower", "upper")
+        ]
+        low, high = bounds
+        compared[field] = {
+            "difference": round(low.mean_difference, 4),
+            "ci95": [round(low.bound, 4), round(high.bound, 4)],
+            "better": low.better,
+            "worse": low.worse,
+            "p": float(f"{mcnemar_exact(low.worse, low.better):.3g}"),
+        }
+    return compared
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -142,6 +168,11 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=8, help="completions to print")
     parser.add_argument(
         "--token-healing", action="store_true", help="heal the prompt at the cursor (both models)"
+    )
+    parser.add_argument(
+        "--baseline",
+        help="another model folder with the same held-out files (an earlier version of the "
+        "model): it completes the same holes, and the model is compared with it, paired",
     )
     args = parser.parse_args()
     threads = set_threads(args.threads)
@@ -159,8 +190,24 @@ def main() -> int:
     shipped = complete_all(folder, holes, "model", heal)
     with tempfile.TemporaryDirectory() as tmp:
         random = complete_all(random_twin(folder, Path(tmp), args.seed), holes, "random", heal)
+    against = None
+    if args.baseline:
+        base_folder = Path(args.baseline)
+        if heldout_files(base_folder).files != found.files:
+            print(f"{base_folder} holds out other files than {folder}", file=sys.stderr)
+            return 2
+        against = complete_all(base_folder, holes, "baseline", heal)
     report(shipped)
     report(random)
+    compared = compare(against, shipped) if against else None
+    if against and compared:
+        report(against)
+        for field, c in compared.items():
+            print(
+                f"model - baseline, {field}: {c['difference']:+.4f} (95% CI {c['ci95'][0]:+.4f} "
+                f"to {c['ci95'][1]:+.4f}); better on {c['better']}, worse on {c['worse']} holes, "
+                f"p = {c['p']:.3g} (exact sign test)"
+            )
     shown = zip(holes, shipped.outputs, shipped.scores, strict=True)
     for hole, text, result in list(shown)[: args.examples]:
         mark = "=" if result.exact else f"{result.edit_similarity:.2f}"
@@ -182,6 +229,11 @@ def main() -> int:
         "token_healing": heal,
         "model": str(folder),
     }
+    if against and compared:
+        line["baseline"] = args.baseline
+        line["baseline_ratio"] = round(against.mean("edit_similarity"), 4)
+        line["baseline_valid_nonempty"] = round(against.mean("valid_nonempty"), 4)
+        line["vs_baseline"] = compared
     print(json.dumps(line))
     return 0
 

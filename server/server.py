@@ -1,10 +1,11 @@
 """``EvoServer``: the language server and the state its features share.
 
 Handlers live in ``server/features/`` (one feature per module) and stay thin; this class
-holds settings, the model thread, the completion engine, the instruction service, the
-self-evolve service, the fine-tuning and evaluation runs and the status board, and owns the
-two jobs that cross threads: posting to the event loop, and sending ``evoselfcode/status`` at
-most every ``STATUS_INTERVAL_S`` (state changes at once).
+holds settings, the model thread, the completion engine, the suggestion outcomes (tracker
+and log), the instruction service, the self-evolve service, the fine-tuning and evaluation
+runs and the status board, and owns the two jobs that cross threads: posting to the event
+loop, and sending ``evoselfcode/status`` at most every ``STATUS_INTERVAL_S`` (state changes
+at once).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -23,10 +25,13 @@ from pygls.lsp.server import LanguageServer
 from server.cache import CompletionCache
 from server.completion import CompletionEngine
 from server.converter import converter_factory
+from server.documents import LineDocument
 from server.envelope import UNPARSABLE
 from server.instructions.service import InstructionService
 from server.logs import ClientLogHandler, configure_logging
 from server.model_host import ModelHost
+from server.outcomes.log import OutcomeLog, log_path
+from server.outcomes.tracker import OutcomeTracker, checks_from_environment
 from server.protocol import EvoProtocol
 from server.scheduler import ModelWorker
 from server.selfevolve.service import EvolveService
@@ -76,6 +81,15 @@ class EvoServer(LanguageServer):
             status=self.status,
             on_stats=lambda: self.publish_status(False),
         )
+        self.outcomes = OutcomeTracker(
+            schedule=self._call_later,
+            read_span=self._read_span,
+            write=self._write_outcome,
+            on_stats=self._outcomes_changed,
+            checks=checks_from_environment(),
+        )
+        self._outcome_logs: dict[Path, OutcomeLog] = {}
+        self.status.set_outcomes(self.outcomes.summary())
         self.instructions = InstructionService(lambda: self.workspace)
         self.evolve = EvolveService(on_sandbox=self._show_sandbox)
         self._sandbox_probed = False
@@ -110,6 +124,40 @@ class EvoServer(LanguageServer):
             return
         with contextlib.suppress(RuntimeError):  # the loop closed since the check
             loop.call_soon_threadsafe(callback, *args)
+
+    def _call_later(self, delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle | None:
+        return None if self._loop is None else self._loop.call_later(delay, callback)
+
+    # -- suggestion outcomes ---------------------------------------------------------------
+
+    def outcome_log(self) -> OutcomeLog:
+        """The outcome log of the data folder in the settings."""
+        from models.paths import resolve_data_dir
+
+        path = log_path(resolve_data_dir(self.settings.data_dir))
+        if path not in self._outcome_logs:
+            self._outcome_logs[path] = OutcomeLog(path)
+        return self._outcome_logs[path]
+
+    def _read_span(self, uri: str, start: types.Position, end: types.Position) -> str | None:
+        from server.features.outcomes import span_text
+
+        document = self.workspace.text_documents.get(uri)
+        return span_text(document, start, end) if isinstance(document, LineDocument) else None
+
+    def _write_outcome(self, record: dict[str, Any], *, now: bool = False) -> None:
+        """Append a settled record (off the event loop), unless the setting turned it off."""
+        if not self.settings.completion.record_outcomes:
+            return
+        outcome_log = self.outcome_log()
+        if now:
+            _append_outcome(outcome_log, record)
+        else:
+            self.spawn(asyncio.to_thread(_append_outcome, outcome_log, record))
+
+    def _outcomes_changed(self) -> None:
+        self.status.set_outcomes(self.outcomes.summary())
+        self.publish_status()
 
     # -- messages to the client ----------------------------------------------------------
 
@@ -215,8 +263,16 @@ class EvoServer(LanguageServer):
         for them. A fine-tuning run gets SIGTERM: it writes a checkpoint and exits."""
         self.worker.stop()
         self.chat_worker.stop()
+        self.outcomes.flush(lambda record: self._write_outcome(record, now=True))
         for run in (self.finetune_run, self.evaluation_run):
             if run is not None and run.child.running:
                 with contextlib.suppress(Exception):
                     run.cancel()
         self.evolve.close()
+
+
+def _append_outcome(outcome_log: OutcomeLog, record: dict[str, Any]) -> None:
+    try:
+        outcome_log.append(record)
+    except Exception as exc:  # a full disk must not break completions: say it and go on
+        log.warning("could not record a suggestion outcome in %s: %s", outcome_log.path, exc)

@@ -62,6 +62,7 @@ class CompletionSettings:
     candidates: int = bounded(1, 1, 8)
     token_healing: bool = False
     open_documents: bool = True
+    record_outcomes: bool = True
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 ``StatusBoard`` is the one place that knows what the status bar shows; ``snapshot()`` gives
 the notification's params (the shape is in ARCHITECTURE.md, "LSP protocol"): the model's
 state, completion counts and latency, how many client messages were rejected as invalid, and,
-once there are any, the fine-tuning run's progress and the last evaluation. It is updated from
+what became of the suggestions (``server/outcomes/``), and, once there are any, the
+fine-tuning run's progress and the last evaluation. It is updated from
 the event loop and the model threads, hence the lock.
 """
 
@@ -70,6 +71,11 @@ class StatusBoard:
         self.evaluation: dict[str, Any] | None = None  # {passAt1, modelVersion, dataset, ...}
         self.sandbox: dict[str, Any] | None = None  # {level, description, problems}
         self.rejected_messages = 0  # invalid JSON-RPC from the client (server/protocol.py)
+        self.outcomes: dict[str, Any] | None = None  # server/outcomes/tracker.py's summary
+
+    def set_outcomes(self, outcomes: dict[str, Any]) -> None:
+        with self._lock:
+            self.outcomes = outcomes
 
     def set_finetune(self, finetune: dict[str, Any] | None) -> None:
         with self._lock:
@@ -156,6 +162,8 @@ class StatusBoard:
                 "latencyMs": latency,
                 "rejectedMessages": self.rejected_messages,
             }
+            if self.outcomes is not None:  # the server sets it at start
+                status["completions"]["outcomes"] = dict(self.outcomes)
             if self.reason is not None:
                 status["reason"] = self.reason
             if self.finetune is not None:

@@ -145,7 +145,9 @@ def model_card(facts: dict[str, Any]) -> str:
         else ""
     )
     heldout = facts["heldout_loss"]
-    last_run = " in the last run, whose log `train_log.jsonl` is" if facts.get("init_from") else ""
+    steps = f"{facts['step']:,} steps"
+    if facts.get("init_from"):
+        steps = f"the last run: {steps}, logged in `train_log.jsonl`"
     shape = (
         f"hidden {config['hidden_size']}, {config['layers']} layers, {config['heads']} heads "
         f"({config['kv_heads']} key/value), MLP {config['intermediate_size']}, vocabulary "
@@ -164,7 +166,7 @@ part of EvoSelfCode runs on it unchanged. It is good enough to show and measure 
 |---|---|
 | shape | {shape} |
 | weights | {facts["weights_dtype"]} safetensors (loaded as float32 on a CPU) |
-| tokens seen | {facts["tokens_seen"]:,} ({facts["step"]:,} steps{last_run}) |
+| tokens seen | {facts["tokens_seen"]:,} ({steps}) |
 | held-out loss | {f"{heldout:.3f} nats/token" if heldout is not None else "not measured yet"} |
 | training time | {facts["train_seconds"] / 3600:.2f} hours |
 | seed | {facts["seed"]} |

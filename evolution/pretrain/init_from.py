@@ -115,11 +115,14 @@ def init_facts(config: PretrainConfig) -> dict[str, Any]:
     """What the init model was: its commands (run into ``--init-from``'s folder) and tokens."""
     folder = init_folder(config)
     facts = json.loads((folder / FACTS_FILE).read_text(encoding="utf-8"))
+    # A model made before --fim-split existed used the recipe now called "chars"; its
+    # commands, run today, must say so.
+    recipe = [] if "fim_split" in facts.get("config", {}) else ["--fim-split", "chars"]
     commands = []
     for command in facts.get("commands", []):
         words = shlex.split(command)
         words[2] = config.init_from  # `evoselfcode pretrain OUT …`: OUT is the init folder
-        commands.append(shlex.join(words))
+        commands.append(shlex.join([*words[:3], *recipe, *words[3:]]))
     return {
         "commands": commands,
         "tokens_seen": facts.get("tokens_seen", 0),

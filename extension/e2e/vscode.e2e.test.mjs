@@ -147,7 +147,7 @@ describe('EvoSelfCode in VS Code (code-server + Chromium)', { skip: skipReason }
 
   step('a server that cannot start says why and offers the fix', false, editor.serverCannotStart);
   step(
-    'typing in a Python file shows ghost text; the toggle turns it off',
+    'with completions toggled off no ghost text; on, a function body from the model that parses',
     false,
     editor.ghostText,
   );

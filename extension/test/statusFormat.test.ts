@@ -7,6 +7,7 @@ import {
   formatPercent,
   formatStatusBar,
   shortModelName,
+  outcomeDetails,
   statusDetails,
   statusMenu,
 } from '../src/features/statusFormat';
@@ -157,4 +158,30 @@ test('small formatters', () => {
   assert.equal(shortModelName('/a/b/'), 'b');
   assert.equal(finetuneActive({ state: 'Done' }), false);
   assert.equal(finetuneActive(undefined), false);
+});
+
+test('details give the acceptance and retained-character rates once suggestions were shown', () => {
+  assert.deepEqual(outcomeDetails({ shown: 0 }), []);
+  const outcomes = {
+    shown: 12,
+    accepted: 3,
+    partial: 1,
+    dismissed: 6,
+    typedOver: 2,
+    reverted: 1,
+    acceptanceRate: 0.333,
+    retainedCharRate: { '30s': 0.9, '5m': null },
+    signals: { accepted: 'inferred' },
+  };
+  const lines = statusDetails(
+    { ...ready, completions: { ...ready.completions, outcomes } },
+    true,
+  ).join('\n');
+  assert.match(lines, /Suggestions: 12 shown, 3 accepted, 1 partly, 6 dismissed, 2 typed over/);
+  assert.match(lines, /Acceptance rate: 33\.3% \(acceptance inferred from edits\)/);
+  assert.match(lines, /Accepted characters kept: 90\.0% after 30s, – after 5m; 1 reverted/);
+  const observed = outcomeDetails({ ...outcomes, signals: { accepted: 'observed' } });
+  assert.match(observed.join('\n'), /reported by the editor/);
+  const unmeasured = outcomeDetails({ ...outcomes, retainedCharRate: { '30s': null } });
+  assert.doesNotMatch(unmeasured.join('\n'), /kept/);
 });

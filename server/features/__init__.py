@@ -8,6 +8,7 @@ from server.features import (
     commands,
     inline_completion,
     lifecycle,
+    outcomes,
     proposals,
     runs,
     self_evolve,
@@ -18,6 +19,7 @@ from server.server import EvoServer
 def register_all(server: EvoServer) -> None:
     lifecycle.register(server)  # also registers the completion fallback when needed
     inline_completion.register(server)
+    outcomes.register(server)
     code_actions.register(server)
     commands.register(server)
     self_evolve.register(server)

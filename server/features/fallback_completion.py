@@ -2,7 +2,8 @@
 
 Registered on ``initialize`` only when the client does not declare inline completion
 support, so VS Code never shows the suggestion twice. The item's text edit starts at the
-word before the cursor, so the client's filtering keeps it while the user types on.
+word before the cursor, so the client's filtering keeps it while the user types on. Its
+command reports acceptance where the client runs it; the outcome tracker infers it elsewhere.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from lsprotocol import types
 
 from server.completion import CompletionRequest
 from server.features.inline_completion import to_range
+from server.features.outcomes import accepted_command
+from server.outcomes.tracker import Served
 from server.server import EvoServer
 
 WORD_BEFORE = re.compile(r"[A-Za-z_0-9]*$")
@@ -50,6 +53,17 @@ def register(server: EvoServer) -> None:
         units = answer.document.position_codec.client_num_units(word_text)
         start = types.Position(line=span.start.line, character=span.start.character - units)
         text = word_text + answer.text
+        suggestion_id = ls.outcomes.served(
+            Served(
+                uri=request.uri,
+                position=request.position,
+                start=start,
+                end=span.end,
+                texts=(text,),
+                model=ls.status.model.model,
+                adapter=ls.status.model.adapter,
+            )
+        )
         item = types.CompletionItem(
             label=label(text),
             kind=types.CompletionItemKind.Snippet,
@@ -62,6 +76,7 @@ def register(server: EvoServer) -> None:
             preselect=True,
             insert_text_format=types.InsertTextFormat.PlainText,
             text_edit=types.TextEdit(range=types.Range(start=start, end=span.end), new_text=text),
+            command=accepted_command(suggestion_id, 0),
         )
         # Incomplete: the client asks again as the user types; the cache answers those.
         return types.CompletionList(is_incomplete=True, items=[item])

@@ -70,3 +70,10 @@ def test_rejected_messages_are_counted():
     board.record_rejected()
     board.record_rejected()
     assert board.snapshot()["rejectedMessages"] == 2
+
+
+def test_suggestion_outcomes_go_under_completions():
+    board = StatusBoard()
+    assert "outcomes" not in board.snapshot()["completions"]
+    board.set_outcomes({"shown": 2, "acceptanceRate": 0.5})
+    assert board.snapshot()["completions"]["outcomes"] == {"shown": 2, "acceptanceRate": 0.5}

@@ -25,6 +25,9 @@ export const ServerCommands = {
   adapters: 'evoselfcode.adapters',
   setApiKeys: 'evoselfcode.setApiKeys',
   status: 'evoselfcode.status',
+  /** Run by the client when it inserts an inline item whole (the item's own command). */
+  completionAccepted: 'evoselfcode.completionAccepted',
+  completionOutcomes: 'evoselfcode.completionOutcomes',
 } as const;
 
 export type ServerCommand = (typeof ServerCommands)[keyof typeof ServerCommands];
@@ -77,11 +80,39 @@ export interface ServerStatus {
     timeBoxed?: number;
     /** Background completions of what follows accepting the suggestion shown. */
     prefetch?: { started?: number; stored?: number; used?: number; cancelled?: number };
+    /** What became of the suggestions served this session. */
+    outcomes?: OutcomeSummary | null;
   };
   latencyMs?: { p50?: number | null; p95?: number | null };
   finetune?: FinetuneProgress | null;
   evaluation?: EvaluationSummary | null;
   sandbox?: SandboxIsolation | null;
+}
+
+/** `completions.outcomes` of `evoselfcode/status`: this session's suggestion outcomes. */
+export interface OutcomeSummary {
+  shown?: number;
+  accepted?: number;
+  partial?: number;
+  dismissed?: number;
+  typedOver?: number;
+  reverted?: number;
+  /** (accepted + partial) / settled suggestions; null before any settled. */
+  acceptanceRate?: number | null;
+  /** Accepted characters still there at each check ("30s", "5m"). */
+  retainedCharRate?: Record<string, number | null>;
+  /** Per signal: "observed" (the client reports it), "inferred" (from edits), "measured". */
+  signals?: Record<string, string>;
+}
+
+/** `evoselfcode.completionOutcomes`: where the outcome log is and what it holds. */
+export interface CompletionOutcomesLog {
+  path: string;
+  enabled: boolean;
+  records: number;
+  skippedLines: number;
+  recent: Record<string, unknown>[];
+  session: OutcomeSummary;
 }
 
 /** The isolation of the sandbox that runs generated code (`evoselfcode/status`'s `sandbox`). */

@@ -1,15 +1,24 @@
-/** "Show training data" and "Promote / roll back adapter". */
+/** "Show training data", "Show completion outcomes log" and "Promote / roll back adapter". */
 import * as vscode from 'vscode';
 import { Logger } from '../common/logging';
-import { AdapterRegistryState, ServerCommands, TrainingDataSummary } from '../common/protocol';
+import {
+  AdapterRegistryState,
+  CompletionOutcomesLog,
+  ServerCommands,
+  TrainingDataSummary,
+} from '../common/protocol';
 import { ServerApi } from '../common/serverApi';
 import { errorMessage, showCommandError } from '../common/ui';
 import { describeAdapter, formatTrainingSummary } from './resultFormat';
+import { outcomeDetails } from './statusFormat';
 
 export function registerDataCommands(api: ServerApi, logger: Logger): vscode.Disposable[] {
   return [
     vscode.commands.registerCommand('evoselfcode.showTrainingData', () =>
       showTrainingData(api, logger),
+    ),
+    vscode.commands.registerCommand('evoselfcode.showCompletionOutcomes', () =>
+      showCompletionOutcomes(api, logger),
     ),
     vscode.commands.registerCommand('evoselfcode.promoteAdapter', () =>
       promoteAdapter(api, logger),
@@ -40,6 +49,29 @@ async function showTrainingData(api: ServerApi, logger: Logger): Promise<void> {
     } catch (error) {
       // A store with no record yet has no file.
       await showCommandError(logger, `Could not open ${summary.path}`, error);
+    }
+  }
+}
+
+async function showCompletionOutcomes(api: ServerApi, logger: Logger): Promise<void> {
+  let log: CompletionOutcomesLog;
+  try {
+    log = await api.execute<CompletionOutcomesLog>(ServerCommands.completionOutcomes, {});
+  } catch (error) {
+    await showCommandError(logger, 'Completion outcomes', error);
+    return;
+  }
+  const session = outcomeDetails(log.session).join('; ') || 'no suggestions shown this session';
+  const off = log.enabled ? '' : ' Recording is off (evoselfcode.completion.recordOutcomes).';
+  const choice = await vscode.window.showInformationMessage(
+    `EvoSelfCode: ${log.records} suggestion outcomes in ${log.path}. ${session}.${off}`,
+    ...(log.records > 0 ? ['Open log'] : []),
+  );
+  if (choice === 'Open log') {
+    try {
+      await vscode.window.showTextDocument(vscode.Uri.file(log.path), { preview: true });
+    } catch (error) {
+      await showCommandError(logger, `Could not open ${log.path}`, error);
     }
   }
 }

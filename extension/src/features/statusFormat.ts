@@ -1,6 +1,6 @@
 /** What the status bar and its quick pick show, computed from the server's status. */
 import { ConnectionState } from '../common/connection';
-import { FinetuneProgress, ServerStatus } from '../common/protocol';
+import { FinetuneProgress, OutcomeSummary, ServerStatus } from '../common/protocol';
 
 export interface StatusView {
   text: string;
@@ -109,6 +109,25 @@ export function formatStatusBar(
   };
 }
 
+/** What became of the suggestions: acceptance and retained-character rates, and whether
+ * acceptance was reported by the editor or inferred from its edits. */
+export function outcomeDetails(o: OutcomeSummary): string[] {
+  if (!o.shown) return [];
+  const rate = (value: number | null | undefined) =>
+    value === null || value === undefined ? '–' : formatPercent(value);
+  const how = o.signals?.accepted === 'observed' ? 'reported by the editor' : 'inferred from edits';
+  const lines = [
+    `Suggestions: ${o.shown} shown, ${o.accepted ?? 0} accepted, ${o.partial ?? 0} partly, ${o.dismissed ?? 0} dismissed, ${o.typedOver ?? 0} typed over`,
+    `Acceptance rate: ${rate(o.acceptanceRate)} (acceptance ${how})`,
+  ];
+  const retained = Object.entries(o.retainedCharRate ?? {});
+  if (retained.some(([, value]) => value !== null && value !== undefined)) {
+    const parts = retained.map(([after, value]) => `${rate(value)} after ${after}`);
+    lines.push(`Accepted characters kept: ${parts.join(', ')}; ${o.reverted ?? 0} reverted`);
+  }
+  return lines;
+}
+
 /** Lines describing the status in full (tooltip and quick-pick details). */
 export function statusDetails(status: ServerStatus, completionsEnabled: boolean): string[] {
   const lines: string[] = [];
@@ -132,6 +151,7 @@ export function statusDetails(status: ServerStatus, completionsEnabled: boolean)
       const outcome = `${p.stored ?? 0} stored, ${p.used ?? 0} used, ${p.cancelled ?? 0} cancelled`;
       lines.push(`Prefetched: ${p.started} started, ${outcome}`);
     }
+    if (c.outcomes) lines.push(...outcomeDetails(c.outcomes));
     const empty = Object.entries(c.empty ?? {}).filter(([, n]) => n > 0);
     if (empty.length) {
       lines.push(`Empty answers: ${empty.map(([why, n]) => `${why} ${n}`).join(', ')}`);
