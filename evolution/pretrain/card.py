@@ -136,8 +136,8 @@ def model_card(facts: dict[str, Any]) -> str:
         "These commands run one after the other: the run's length (`--tokens`, which shapes "
         "the cosine learning-rate schedule) was changed on resume"
         + (
-            ", and the last run starts from the weights the ones before it made "
-            "(`--init-from`, a fresh optimiser and schedule).\n"
+            ", and the commands with `--init-from` continue the model the ones before them "
+            "made, on new samples (its weights and tokenizer, a fresh optimiser and schedule).\n"
             if facts.get("init_from")
             else ".\n"
         )

@@ -147,7 +147,7 @@ describe('EvoSelfCode in VS Code (code-server + Chromium)', { skip: skipReason }
 
   step('a server that cannot start says why and offers the fix', false, editor.serverCannotStart);
   step(
-    'with completions toggled off no ghost text; on, a function body from the model that parses',
+    'completions off: no ghost text; on: the model writes the next function, Tab takes it, it parses',
     false,
     editor.ghostText,
   );
