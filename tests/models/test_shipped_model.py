@@ -38,10 +38,13 @@ def test_it_ships_its_card_data_manifest_log_and_the_commands_that_made_it():
     assert weights.stat().st_size <= MAX_WEIGHT_BYTES
     facts = json.loads((FOLDER / TRAINED_HERE_MARKER).read_text(encoding="utf-8"))
     assert facts["random_weights"] is False and facts["tokens_seen"] > 0
-    assert facts["commands"] and all(
-        shlex.split(c)[:3] == ["evoselfcode", "pretrain", "models/evoselfcode-small"]
-        for c in facts["commands"]
-    )
+    commands = [shlex.split(c) for c in facts["commands"]]
+    assert commands and all(c[:2] == ["evoselfcode", "pretrain"] for c in commands)
+    assert commands[-1][2] == "models/evoselfcode-small"
+    for index, command in enumerate(commands):  # a stage goes on from one made before it
+        if "--init-from" in command:
+            init = command[command.index("--init-from") + 1]
+            assert init in {earlier[2] for earlier in commands[:index]}
     manifest = json.loads((FOLDER / "data_manifest.json").read_text(encoding="utf-8"))
     heldout = json.loads((FOLDER / "heldout.json").read_text(encoding="utf-8"))
     trained = {row[0] for row in manifest["files"]}
