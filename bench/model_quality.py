@@ -23,23 +23,23 @@ import math
 import statistics
 import sys
 import tempfile
-import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from evaluation.line_holes import HoleScore, LineHole, draw_holes, score  # noqa: E402
+from evaluation.hole_completion import MAX_NEW_TOKENS, complete_holes  # noqa: E402
+from evaluation.line_holes import HoleScore, LineHole, draw_holes  # noqa: E402
+from evolution.pretrain.data import HELDOUT_LIST  # noqa: E402
 from evolution.pretrain.heldout import heldout_files  # noqa: E402
-from models import SamplingParams, load_model  # noqa: E402
+from evolution.pretrain.init_from import TOKENIZER_FILES  # noqa: E402
+from models import load_model  # noqa: E402
 from models.bench_shapes import set_threads  # noqa: E402
-from models.prompts import InfillContext, build_infill_prompt  # noqa: E402
 
 TARGET = 0.45
 VALID_TARGET = 0.80
-MAX_NEW_TOKENS = 48
 LOSS_WINDOWS = 64
 
 
@@ -63,21 +63,9 @@ class Result:
 
 def complete_all(folder: Path, holes: list[LineHole], name: str, heal: bool) -> Result:
     model = load_model(folder, device="cpu")
-    params = SamplingParams(max_new_tokens=MAX_NEW_TOKENS, temperature=0.0, stop=("\n",))
-    budget = model.info.context_window - MAX_NEW_TOKENS
-    scores, outputs, seconds = [], [], []
-    for index, hole in enumerate(holes):
-        started = time.perf_counter()
-        context = InfillContext(hole.prefix, hole.suffix)
-        infill = build_infill_prompt(model, context, budget, heal=heal)
-        text = model.generate(infill.prompt, replace(params, heal=infill.heal)).text
-        seconds.append(time.perf_counter() - started)
-        outputs.append(text)
-        scores.append(score(hole, text))
-        if (index + 1) % 100 == 0:
-            print(f"  {name}: {index + 1}/{len(holes)} holes", file=sys.stderr)
+    run = complete_holes(model, holes, heal=heal, label=name)
     model.close()
-    return Result(name, scores, outputs, seconds, heldout_loss(folder))
+    return Result(name, run.scores, run.outputs, run.seconds, heldout_loss(folder))
 
 
 def heldout_loss(folder: Path) -> float:
@@ -113,7 +101,9 @@ def random_twin(folder: Path, into: Path, seed: int) -> Path:
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder))
     model.save_pretrained(into)
-    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "heldout.json"):
+    # The held-out list too: ``complete_all`` measures each model's loss on its held-out files,
+    # and the twin's must be the same files as the model's.
+    for name in (*TOKENIZER_FILES, HELDOUT_LIST):
         if (folder / name).is_file():
             shutil.copy(folder / name, into / name)
     return into

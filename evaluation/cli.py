@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from evaluation.tasks import PROMPT_FORMATS
+
 API_KEY_ENV = "EVOSELFCODE_API_KEY"
 EXIT_BAD_INPUT = 2
 
@@ -51,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     generation.add_argument("--temperature", type=float, default=0.0, help="0: greedy")
     generation.add_argument("--max-new-tokens", type=int, default=512)
     generation.add_argument("--batch-size", type=int, default=8)
-    generation.add_argument("--prompt-format", choices=("auto", "base", "instruct"), default="auto")
+    generation.add_argument("--prompt-format", choices=PROMPT_FORMATS, default="auto")
     loading = parser.add_argument_group("model loading (with --model)")
     loading.add_argument("--models-dir", help="weights folder for bare model names")
     loading.add_argument("--adapter", help="LoRA adapter folder to apply")

@@ -22,12 +22,10 @@ from typing import TYPE_CHECKING, Literal
 from evaluation.errors import GenerationError
 from evaluation.infill import single_line
 from evaluation.sanitize import extract_code, sanitize_completion
-from evaluation.tasks import Task
+from evaluation.tasks import PromptFormat, Task
 
 if TYPE_CHECKING:
     from models import CancelToken, CodeModel, Generation, SamplingParams
-
-PromptFormat = Literal["auto", "base", "instruct"]
 
 # Top-level statements that end a solution; the sanitizer would drop them anyway.
 BASE_STOPS = ("\nif __name__", "\nprint(", "\nassert ", "\n```")
@@ -113,7 +111,7 @@ def _generate(
     batch_start: int,
     cancel: CancelToken | None,
 ) -> list[Generation]:
-    """One output per task, in order: infill and base prompts batched, chat turns one by one."""
+    """One output per task, in order: infill, base and chat prompts each batched."""
     from models import fim_prompt
     from models.tokens import Segment, join_prompt
 
@@ -132,10 +130,14 @@ def _generate(
             params = _params(settings, kind, batch_start, model.info.context_window)
             batch = model.generate_batch(prompts, params, cancel=cancel)
             outputs.update(zip(groups[kind], batch, strict=True))
-    for i in groups["instruct"]:
-        message = {"role": "user", "content": INSTRUCTION.format(prompt=tasks[i].prompt)}
-        params = _params(settings, "instruct", batch_start + i, model.info.context_window)
-        outputs[i] = model.chat([message], params, cancel=cancel)
+    if groups["instruct"]:
+        conversations = [
+            [{"role": "user", "content": INSTRUCTION.format(prompt=tasks[i].prompt)}]
+            for i in groups["instruct"]
+        ]
+        params = _params(settings, "instruct", batch_start, model.info.context_window)
+        batch = model.chat_batch(conversations, params, cancel=cancel)
+        outputs.update(zip(groups["instruct"], batch, strict=True))
     return [outputs[i] for i in range(len(tasks))]
 
 

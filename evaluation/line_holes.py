@@ -13,6 +13,7 @@ same files and seed give the same holes on every machine.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import random
 import tokenize
@@ -87,21 +88,35 @@ def holes_in(
             continue
         cursor = starts[number - 1] + indent
         line_end = starts[number - 1] + len(body)
-        prefix_start = _line_start_within(text, cursor, max_prefix)
-        suffix_end = _line_end_within(text, line_end, max_suffix)
-        holes.append(
-            LineHole(
-                file=label,
-                line=number,
-                prefix=text[prefix_start:cursor],
-                middle=middle,
-                suffix=text[line_end:suffix_end],
-                parses=parses,
-                before=text[:prefix_start],
-                after=text[suffix_end:],
-            )
-        )
+        hole = hole_at(label, text, cursor, line_end, parses, max_prefix, max_suffix)
+        holes.append(dataclasses.replace(hole, middle=middle))
     return holes
+
+
+def hole_at(
+    label: str,
+    text: str,
+    cursor: int,
+    end: int,
+    parses: bool | None = None,
+    max_prefix: int = MAX_PREFIX_CHARS,
+    max_suffix: int = MAX_SUFFIX_CHARS,
+) -> LineHole:
+    """The hole of ``text[cursor:end]`` (one line's worth: ``end`` at or before its line end),
+    with the prefix and suffix windows cut at line boundaries as ``holes_in`` cuts them;
+    ``parses`` (whether ``text`` parses) is computed when not given."""
+    prefix_start = _line_start_within(text, cursor, max_prefix)
+    suffix_end = _line_end_within(text, end, max_suffix)
+    return LineHole(
+        file=label,
+        line=text.count("\n", 0, cursor) + 1,
+        prefix=text[prefix_start:cursor],
+        middle=text[cursor:end],
+        suffix=text[end:suffix_end],
+        parses=_parses(text) if parses is None else parses,
+        before=text[:prefix_start],
+        after=text[suffix_end:],
+    )
 
 
 def draw_holes(files: Iterable[tuple[str, str]], count: int, seed: int = 0) -> list[LineHole]:

@@ -83,6 +83,52 @@ def interval_chart(points: list[Point], *, width: int = 560, title: str = "") ->
     return "".join(parts) + "</svg>"
 
 
+def line_chart(
+    values: list[float],
+    *,
+    x_first: float = 1,
+    x_step: float = 1,
+    x_label: str = "",
+    width: int = 560,
+    title: str = "",
+) -> str:
+    """One series as a polyline over its own range (e.g. a training loss by step).
+
+    ``values[i]`` belongs to x = ``x_first + i * x_step`` (a loss kept every k-th step from
+    step 1 has ``x_step`` k); the axes show the first and last x and the extreme values.
+    """
+    left, right, top, bottom, height = 56, 14, 24 if title else 8, 30, 220
+    plot_w, plot_h = width - left - right, height - top - bottom
+    parts = [_open(width, height, title)]
+    if title:
+        parts.append(f'<text x="0" y="15" {FONT} font-weight="bold">{escape(title)}</text>')
+    if not values:
+        return "".join(parts) + f'<text x="{left}" y="{top + 20}" {FONT}>no data</text></svg>'
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0  # a flat series is drawn mid-height, not divided by zero
+    last_x = x_first + (len(values) - 1) * x_step
+
+    def place(i: int, value: float) -> str:
+        x = left + (plot_w * i / (len(values) - 1) if len(values) > 1 else plot_w / 2)
+        y = top + (plot_h / 2 if high == low else (high - value) / span * plot_h)
+        return f"{x:.1f},{y:.1f}"
+
+    points = " ".join(place(i, v) for i, v in enumerate(values))
+    parts += [
+        f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}" stroke="#999"/>',
+        f'<line x1="{left}" x2="{left + plot_w}" y1="{top + plot_h}" y2="{top + plot_h}" '
+        'stroke="#999"/>',
+        f'<text x="{left - 4}" y="{top + 10}" text-anchor="end" {FONT}>{high:.3g}</text>',
+        f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" {FONT}>{low:.3g}</text>',
+        f'<text x="{left}" y="{top + plot_h + 18}" {FONT}>{x_first:g}</text>',
+        f'<text x="{left + plot_w}" y="{top + plot_h + 18}" text-anchor="end" {FONT}>'
+        f"{escape(x_label)} {last_x:g}</text>",
+        f'<polyline points="{points}" fill="none" stroke="#4c78a8" stroke-width="2">'
+        f"<title>{escape(title)}: {values[0]:.4g} → {values[-1]:.4g}</title></polyline>",
+    ]
+    return "".join(parts) + "</svg>"
+
+
 def _open(width: int, height: int, title: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '

@@ -6,9 +6,14 @@ import ast
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from evaluation.errors import DatasetError
+
+# How a task is put to a model: auto (by the model's kind), base (continue the code) or
+# instruct (a chat turn). The evaluation CLI and the fine-tune gate offer the same choices.
+PromptFormat = Literal["auto", "base", "instruct"]
+PROMPT_FORMATS: tuple[str, ...] = get_args(PromptFormat)
 
 TaskKind = Literal["complete", "infill"]
 HUMANEVAL_FIELDS = ("task_id", "prompt", "entry_point", "test")

@@ -50,13 +50,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("--generator-model", default=DEFAULT_GENERATOR_MODEL)
     add("--verifier-url", help="default: the generator's URL")
     add("--verifier-model", default=DEFAULT_VERIFIER_MODEL)
-    add("--concurrency", type=_positive_int, default=4, help="instructions in flight")
-    add("--sandbox-workers", type=_positive_int, help="default: min(concurrency, CPU count)")
+    add("--concurrency", type=positive_int, default=4, help="instructions in flight")
+    add("--sandbox-workers", type=positive_int, help="default: min(concurrency, CPU count)")
     add("--request-timeout", type=_positive_float, default=120.0, help="seconds per request")
     add("--max-retries", type=_count, default=3, help="retries of a failed request")
     add("--test-timeout", type=_positive_float, default=10.0, help="seconds for the tests")
     add("--temperature", type=float, default=0.2, help="generator sampling temperature")
-    add("--max-tokens", type=_positive_int, default=2048, help="longest generator reply")
+    add("--max-tokens", type=positive_int, default=2048, help="longest generator reply")
     add("--min-confidence", type=float, default=0.5, help="least verifier P(yes) to pass")
     add(
         "--require-confidence",
@@ -77,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "syntax only) or none (any reply with code). The last two measure what the gates are "
         "worth: their records say so (provenance.gate_policy); give them their own --data-dir",
     )
-    add("--max-consecutive-errors", type=_positive_int, default=10, help="then stop; rerun")
+    add("--max-consecutive-errors", type=positive_int, default=10, help="then stop; rerun")
     add("--progress", choices=("bar", "json"), default="bar", help="json: one line per event")
     evolve.set_defaults(func=_evolve)
 
@@ -90,7 +90,7 @@ def _evolve(args: argparse.Namespace) -> int:
     return asyncio.run(run_from_args(args))
 
 
-def _positive_int(value: str) -> int:
+def positive_int(value: str) -> int:
     number = int(value)
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")

@@ -236,6 +236,22 @@ class LocalModel:
         prompt = chat_prompt(messages, system_prompt=system_prompt, render=self._render_template)
         return self.generate(prompt, params, cancel=cancel, on_text=on_text)
 
+    def chat_batch(
+        self,
+        conversations: Sequence[Sequence[dict[str, str]]],
+        params: SamplingParams,
+        *,
+        system_prompt: str | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[Generation]:
+        """A reply to each conversation, decoded together as ``generate_batch`` does (greedy
+        replies equal ``chat`` one by one)."""
+        render = self._render_template
+        prompts = [
+            chat_prompt(m, system_prompt=system_prompt, render=render) for m in conversations
+        ]
+        return self.generate_batch(prompts, params, cancel=cancel)
+
     def clear_prefix_cache(self) -> None:
         with self._lock:
             self._prefix.clear()

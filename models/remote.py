@@ -301,6 +301,21 @@ class RemoteModel:
         prompt = chat_prompt(messages, system_prompt=system_prompt, render=self._template())
         return self.generate(prompt, params, cancel=cancel, on_text=on_text)
 
+    def chat_batch(
+        self,
+        conversations: Sequence[Sequence[dict[str, str]]],
+        params: SamplingParams,
+        *,
+        system_prompt: str | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[Generation]:
+        """Each conversation rendered as ``chat`` does, sent concurrently (``generate_batch``)."""
+        render = self._template()
+        prompts = [
+            chat_prompt(m, system_prompt=system_prompt, render=render) for m in conversations
+        ]
+        return self.generate_batch(prompts, params, cancel=cancel)
+
     # -- adapters --------------------------------------------------------------------------
 
     def load_adapter(self, path: str | Path, name: str) -> None:

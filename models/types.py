@@ -204,6 +204,15 @@ class CodeModel(Protocol):
         on_text: TextCallback | None = None,
     ) -> Generation: ...
 
+    def chat_batch(
+        self,
+        conversations: Sequence[Sequence[dict[str, str]]],
+        params: SamplingParams,
+        *,
+        system_prompt: str | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[Generation]: ...
+
     def load_adapter(self, path: str | Path, name: str) -> None: ...
 
     def set_adapter(self, name: str | None) -> None: ...

@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = (
     "server.serve_cli",  # serve
     "models.cli",  # smoke-model, complete
     "evolution.cli",  # evolve
+    "evolution.workspace.cli",  # workspace-data
     "evolution.testserver.cli",  # testserver
     "evolution.datagen.cli",  # datagen
     "evolution.finetune.cli",  # finetune, adapters

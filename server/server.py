@@ -22,6 +22,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
 
+from evolution.store.outcomes import OutcomeLog, log_path
 from server.cache import CompletionCache
 from server.completion import CompletionEngine
 from server.converter import converter_factory
@@ -30,7 +31,6 @@ from server.envelope import UNPARSABLE
 from server.instructions.service import InstructionService
 from server.logs import ClientLogHandler, configure_logging
 from server.model_host import ModelHost
-from server.outcomes.log import OutcomeLog, log_path
 from server.outcomes.tracker import OutcomeTracker, checks_from_environment
 from server.protocol import EvoProtocol
 from server.scheduler import ModelWorker

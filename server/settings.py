@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from evaluation.tasks import PromptFormat
 from models.paths import DEFAULT_MODEL
 
 SECTION = "evoselfcode"
@@ -99,7 +100,9 @@ class FinetuneSettings:
     batch_size: int = bounded(4, 1, 512)
     max_length: int = bounded(1024, 32, 32768)
     fim_share: float = bounded(0.2, 0, 1)
-    eval_tasks: int = bounded(40, 0, 164)
+    eval_dataset: str = "humaneval"
+    eval_prompt_format: PromptFormat = "auto"
+    eval_tasks: int = bounded(40, 0)
     auto_promote: bool = True
 
 

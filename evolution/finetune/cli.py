@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="LoRA fine-tune the local model on the collected pairs, then gate the promotion",
         description="Train a LoRA adapter on the training-data store (records flagged by "
         "decontamination are left out), register it, compare it with the serving model on "
-        "held-out pairs and HumanEval, and promote it only if it is not worse. Runs in its "
+        "held-out pairs and on the pass rate of --eval-dataset (HumanEval by default), and "
+        "promote it only if it is not worse. Runs in its "
         "own process: progress as JSON lines with --progress json, a clean stop (checkpoint, "
         "then exit) on SIGTERM/SIGINT, and --resume after a stop or a crash.",
         epilog=FINETUNE_EPILOG,
@@ -67,10 +68,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "its data hash, config, metrics, parent and report, and which one serves.",
     )
     data_help = "data folder (the registry is its adapters/)"
+    workspace_help = "the completion adapters of this workspace folder (finetune --workspace)"
     adapters.add_argument("--data-dir", help=data_help)
+    adapters.add_argument("--workspace", help=workspace_help)
     # Also accepted after the action (`adapters list --data-dir X`).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", default=argparse.SUPPRESS, help=data_help)
+    common.add_argument("--workspace", default=argparse.SUPPRESS, help=workspace_help)
     actions = adapters.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="every adapter, oldest first", parents=[common])
     listing.add_argument("--json", action="store_true", help="print the records as JSON")
@@ -138,9 +142,15 @@ def _summary(result: dict) -> str:
 def _adapters(args: argparse.Namespace) -> int:
     from evolution.finetune.errors import RegistryError
     from evolution.finetune.registry import AdapterRegistry
+    from evolution.finetune.workspace_data import completion_registry_root
     from models.paths import resolve_data_dir
 
-    registry = AdapterRegistry.in_data_dir(resolve_data_dir(args.data_dir))
+    data_dir = resolve_data_dir(args.data_dir)
+    registry = (
+        AdapterRegistry(completion_registry_root(data_dir, args.workspace))
+        if args.workspace
+        else AdapterRegistry.in_data_dir(data_dir)
+    )
     try:
         return _ADAPTER_ACTIONS[args.action](registry, args)
     except RegistryError as exc:
@@ -192,9 +202,16 @@ def _rollback(registry, args: argparse.Namespace) -> int:
 
 
 def _path(registry, args: argparse.Namespace) -> int:
-    from evolution.finetune.serving import promoted_adapter_path
+    from evolution.finetune.serving import promoted_adapter_path, same_base_model
 
-    path = promoted_adapter_path(registry.root.parent, base_model=args.base_model)
+    if args.workspace:  # a completion registry: its promoted adapter, if of that base model
+        record = registry.promoted()
+        fits = record and (
+            not args.base_model or same_base_model(record.base_model, args.base_model)
+        )
+        path = registry.path_of(record.id) if record and fits else None
+    else:
+        path = promoted_adapter_path(registry.root.parent, base_model=args.base_model)
     if path is None:
         print("no promoted adapter (the base model serves)", file=sys.stderr)
         return 1

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from evaluation.tasks import PROMPT_FORMATS
 from evolution.finetune.errors import ConfigError
 from models.paths import DEFAULT_MODEL
 
@@ -130,6 +131,21 @@ class FinetuneConfig:
     system_prompt: str = _field(
         QWEN_DEFAULT_SYSTEM_PROMPT, "system prompt of the chat examples (as serving)", "data"
     )
+    workspace: str = _field(
+        "",
+        "train a completion adapter on this workspace folder's own Python files (FIM in the "
+        "repo-level format, files held out by path) instead of the training pairs; it gets a "
+        "registry of its own, <data dir>/adapters/completion/<folder>-<hash>",
+        "data",
+    )
+    workspace_fim_variants: int = _field(
+        4,
+        "with --workspace: FIM examples per chunk of each training file, each with other "
+        "split points (a chunk gives one middle; more variants, more of the file learned)",
+        "data",
+        minimum=1,
+        maximum=64,
+    )
     # --- LoRA
     lora_rank: int = _field(16, "LoRA rank", "lora", minimum=1, maximum=512)
     lora_alpha: int = _field(32, "LoRA alpha (scaling = alpha / rank)", "lora", minimum=1)
@@ -192,11 +208,25 @@ class FinetuneConfig:
     auto_promote: bool = _field(
         True, "after training, run the gate and promote the adapter only if it is not worse", "gate"
     )
+    eval_dataset: str = _field(
+        "humaneval",
+        "the tasks both models run in the gate's pass-rate comparison: humaneval, "
+        "composed-heldout (the task family's held-out split, as bench/efficacy_loop.py scores "
+        "self-evolution), mbpp, or a local JSONL file of HumanEval-shaped rows",
+        "gate",
+    )
+    eval_prompt_format: str = _field(
+        "auto",
+        "how the gate prompts a task: auto (by the model), base (continue the code) or "
+        "instruct (a chat turn, worded as the training instructions are)",
+        "gate",
+        choices=PROMPT_FORMATS,
+    )
     eval_tasks: int = _field(
-        40, "HumanEval tasks in the gate (0: all 164)", "gate", minimum=0, maximum=164
+        40, "tasks of eval_dataset in the gate, the first N (0: all)", "gate", minimum=0
     )
     eval_max_new_tokens: int = _field(
-        512, "longest HumanEval completion in the gate, in tokens", "gate", minimum=16, maximum=2048
+        512, "longest completion in the gate, in tokens", "gate", minimum=16, maximum=2048
     )
     loss_margin: float = _field(
         0.02,
@@ -204,15 +234,37 @@ class FinetuneConfig:
         "gate",
         minimum=0.0,
     )
-    humaneval_margin: float = _field(
+    pass_rate_margin: float = _field(
         0.05,
-        "refuse when HumanEval pass@1 may be lower by more than this (fraction, lower bound)",
+        "refuse when pass@1 on eval_dataset may be lower by more than this (fraction, lower bound)",
         "gate",
         minimum=0.0,
         maximum=1.0,
     )
     confidence: float = _field(
         0.95, "one-sided confidence of the gate's bounds", "gate", minimum=0.5, maximum=0.999
+    )
+    gate_holes: int = _field(
+        1000,
+        "with --workspace: single-line holes drawn from the held-out files (plus one per "
+        "accepted completion in them) that baseline and candidate complete in the gate",
+        "gate",
+        minimum=10,
+    )
+    gate_general_holes: int = _field(
+        300,
+        "with --workspace: holes from the model's held-out standard-library files, the "
+        "gate's check that general code did not get worse",
+        "gate",
+        minimum=0,
+    )
+    general_margin: float = _field(
+        0.01,
+        "with --workspace: refuse when edit similarity on general code is lower by more than "
+        "this (0.01 = 1 point)",
+        "gate",
+        minimum=0.0,
+        maximum=1.0,
     )
 
     def __post_init__(self) -> None:

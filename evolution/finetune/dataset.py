@@ -63,9 +63,19 @@ def prepare_data(
     stats = DataStats(
         records=n_pairs, train_records=len(train_pairs), heldout_records=len(heldout_pairs)
     )
+    train = _examples(train_pairs, renderer, config)
+    heldout = _examples(heldout_pairs, renderer, config)
+    return assemble_data(train, heldout, stats, config)
+
+
+def assemble_data(
+    train: Sequence[Example], heldout: Sequence[Example], stats: DataStats, config: FinetuneConfig
+) -> PreparedData:
+    """Drop (and count) the rendered examples longer than ``max_length``, fill in ``stats``
+    and check there is enough left to train and to judge."""
     skipped: Counter[str] = Counter()
-    train = _examples(train_pairs, renderer, config, skipped, stats)
-    heldout = _examples(heldout_pairs, renderer, config, skipped, stats)
+    train = _fitting(train, config, skipped, stats)
+    heldout = _fitting(heldout, config, skipped, stats)
     stats.skipped_too_long = dict(skipped)
     stats.train_examples = dict(Counter(e.kind for e in train))
     stats.heldout_examples = dict(Counter(e.kind for e in heldout))
@@ -99,11 +109,7 @@ def check_enough_records(count: int, config: FinetuneConfig, source: str) -> Non
 
 
 def _examples(
-    pairs: Sequence[TrainingPair],
-    renderer: ExampleRenderer,
-    config: FinetuneConfig,
-    skipped: Counter[str],
-    stats: DataStats,
+    pairs: Sequence[TrainingPair], renderer: ExampleRenderer, config: FinetuneConfig
 ) -> list[Example]:
     rendered: list[Example] = []
     if config.fim_share < 1.0:
@@ -113,6 +119,15 @@ def _examples(
         example = renderer.fim(pair, rng)
         if example is not None:
             rendered.append(example)
+    return rendered
+
+
+def _fitting(
+    rendered: Sequence[Example],
+    config: FinetuneConfig,
+    skipped: Counter[str],
+    stats: DataStats,
+) -> list[Example]:
     kept = []
     for example in rendered:
         stats.longest_tokens = max(stats.longest_tokens, len(example))

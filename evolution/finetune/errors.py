@@ -70,4 +70,4 @@ class PromotionRefused(RegistryError):
 
 
 class EvaluationUnavailable(FinetuneError):
-    """The promotion gate could not run its HumanEval comparison."""
+    """The promotion gate could not run its pass-rate comparison."""

@@ -26,7 +26,7 @@ from evolution.finetune.records import TrainingPair
 from models.tokens import ENDOFTEXT, IM_END
 
 IGNORE_INDEX = -100
-Kind = Literal["chat", "fim"]
+Kind = Literal["chat", "fim", "repo-fim"]  # repo-fim: a workspace file in the repo-level format
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,11 @@ class ExampleRenderer:
             return None
         prefix, middle, suffix = span
         return self._example(fim_prompt(prefix, suffix), middle, self.eos, "fim", pair.key)
+
+    def completion(self, question: Any, middle: str, kind: Kind, key: str) -> Example:
+        """A ready FIM prompt (up to ``<|fim_middle|>``) answered by ``middle``: loss on the
+        middle and ``<|endoftext|>`` only (the workspace's examples, ``workspace_data.py``)."""
+        return self._example(question, middle, self.eos, kind, key)
 
     def _render_template(self, messages: list[dict[str, str]]) -> str:
         return self.tokenizer.apply_chat_template(

@@ -10,11 +10,13 @@ baseline (the promoted adapter, or the base model when none is) on two paired me
    ``confidence`` bound (default 95 %) of mean(d), from a paired percentile bootstrap, is at
    most ``loss_margin`` nats/token (default 0.02): even in the unlucky case it is at most that
    much worse. At least two held-out examples are needed to decide at all.
-2. **HumanEval.** A fixed subset of ``eval_tasks`` tasks (the first N, greedy, one sample per
-   task) is run for both models through ``evaluation``; ``d_i`` is +1 / 0 / -1 per task
-   (only the candidate passes / same / only the baseline passes). The candidate passes when
-   the lower ``confidence`` bound of mean(d), i.e. of the pass@1 difference, is at least
-   ``-humaneval_margin`` (default 5 points). The exact McNemar p-value on the discordant tasks
+2. **Pass rate.** The first ``eval_tasks`` tasks of ``eval_dataset`` (HumanEval by default;
+   ``composed-heldout``, the task family's held-out split, judges an adapter trained on
+   self-evolved pairs on the skill they teach) are run greedily, one sample per task, for both
+   models through ``evaluation``; ``d_i`` is +1 / 0 / -1 per task (only the candidate passes /
+   same / only the baseline passes). The candidate passes when the lower ``confidence`` bound
+   of mean(d), i.e. of the pass@1 difference, is at least ``-pass_rate_margin`` (default 5
+   points). The exact McNemar p-value on the discordant tasks
    is reported beside it. When both models pass the same tasks (e.g. both pass none, as
    random-weight test models do), d is all zero, the bound is 0 and held-out loss decides.
 
@@ -38,7 +40,7 @@ from evolution.finetune.stats import PairedComparison, mcnemar_exact, paired_boo
 class Criterion:
     """One measurement of the gate and its verdict."""
 
-    name: str  # "heldout_loss" | "humaneval"
+    name: str  # "heldout_loss" | "pass_rate"
     passed: bool
     reason: str
     margin: float
@@ -111,14 +113,17 @@ def judge_heldout_loss(
     return Criterion("heldout_loss", passed, reason, margin, comparison, {"by_kind": by_kind})
 
 
-def judge_humaneval(
+def judge_pass_rate(
     baseline: Mapping[str, bool], candidate: Mapping[str, bool], config: FinetuneConfig
 ) -> Criterion:
-    """Criterion 2: the lower bound of the pass@1 difference within ``-humaneval_margin``."""
-    margin = config.humaneval_margin
+    """Criterion 2: the lower bound of the pass@1 difference within ``-pass_rate_margin``."""
+    from evaluation.metrics import wilson_interval
+
+    margin = config.pass_rate_margin
+    dataset = config.eval_dataset
     tasks = sorted(set(baseline) & set(candidate))
     if not tasks:
-        return Criterion("humaneval", False, "no HumanEval task was scored for both", margin)
+        return Criterion("pass_rate", False, f"no {dataset} task was scored for both", margin)
     base = [float(baseline[t]) for t in tasks]
     cand = [float(candidate[t]) for t in tasks]
     comparison = paired_bootstrap(
@@ -134,19 +139,23 @@ def judge_humaneval(
     passed = comparison.bound >= -margin
     pct = round(config.confidence * 100)
     reason = (
-        f"HumanEval pass@1 {comparison.candidate_mean:.3f} vs {comparison.baseline_mean:.3f} on "
+        f"{dataset} pass@1 {comparison.candidate_mean:.3f} vs {comparison.baseline_mean:.3f} on "
         f"{len(tasks)} tasks ({only_cand} gained, {only_base} lost; {pct}% lower bound of the "
         f"difference {comparison.bound:+.3f}, {'within' if passed else 'beyond'} the margin "
         f"-{margin:g})"
     )
     details = {
+        "dataset": dataset,
         "tasks": len(tasks),
         "only_baseline_passed": only_base,
         "only_candidate_passed": only_cand,
         "mcnemar_p": mcnemar_exact(only_base, only_cand),
+        # Each side's own pass rate with its 95% Wilson interval, for the report.
+        "baseline_interval": list(wilson_interval(comparison.baseline_mean, len(tasks))),
+        "candidate_interval": list(wilson_interval(comparison.candidate_mean, len(tasks))),
         "lost_tasks": [t for t in tasks if baseline[t] and not candidate[t]],
     }
-    return Criterion("humaneval", passed, reason, margin, comparison, details)
+    return Criterion("pass_rate", passed, reason, margin, comparison, details)
 
 
 def decide(criteria: Sequence[Criterion], baseline: str) -> GateDecision:

@@ -1,7 +1,7 @@
 """Run the promotion gate for a trained candidate and record the outcome in the registry.
 
 The statistics and the rule are documented in ``gate.py``; this module gathers the paired
-measurements (held-out losses in this process, HumanEval through ``evaluation``), writes the
+measurements (held-out losses in this process, pass rates through ``evaluation``), writes the
 reports beside the adapter and promotes or rejects it.
 """
 
@@ -22,7 +22,7 @@ from evolution.finetune.gate import (
     GateDecision,
     decide,
     judge_heldout_loss,
-    judge_humaneval,
+    judge_pass_rate,
 )
 from evolution.finetune.heldout import active_adapter, per_example_losses
 from evolution.finetune.registry import AdapterRecord, AdapterRegistry
@@ -67,7 +67,7 @@ def heldout_criterion(
     return judge_heldout_loss(base, cand, [e.kind for e in data.heldout], config)
 
 
-def humaneval_criterion(
+def pass_rate_criterion(
     config: FinetuneConfig,
     baseline: Baseline,
     candidate: AdapterRecord,
@@ -77,22 +77,23 @@ def humaneval_criterion(
     events: RunEvents,
     stop: StopRequest,
 ) -> Criterion | None:
-    """Both models on the same HumanEval tasks; None when a stop interrupted it.
+    """Both models on the same tasks of ``eval_dataset``; None when a stop interrupted it.
 
-    When HumanEval cannot run at all, the criterion fails (and says why): an adapter that
+    When the evaluation cannot run at all, the criterion fails (and says why): an adapter that
     could not be checked is not promoted.
     """
-    from evolution.finetune.humaneval import Side, humaneval_pair
+    from evolution.finetune.pass_rate import Side, pass_rate_pair
 
     gc.collect()  # the training model is gone by now: give its memory back first
     sides = (Side(baseline.label, baseline.path), Side(candidate.id, candidate_path))
     try:
-        outcome = humaneval_pair(config, sides, data_dir=data_dir, events=events, stop=stop)
+        outcome = pass_rate_pair(config, sides, data_dir=data_dir, events=events, stop=stop)
     except EvaluationUnavailable as exc:
-        return Criterion("humaneval", False, f"HumanEval could not run: {exc}", 0.0)
+        reason = f"{config.eval_dataset} could not run: {exc}"
+        return Criterion("pass_rate", False, reason, config.pass_rate_margin)
     if outcome.cancelled:
         return None
-    criterion = judge_humaneval(
+    criterion = judge_pass_rate(
         outcome.passed[baseline.label], outcome.passed[candidate.id], config
     )
     criterion.details["eval_runs"] = outcome.out_dirs
@@ -130,12 +131,15 @@ def run_gate(
     data_dir: Path,
     events: RunEvents,
     stop: StopRequest,
+    judge: Callable[[Baseline], list[Criterion] | None] | None = None,
 ) -> AdapterRecord | None:
     """Judge ``candidate`` and settle it; None when a stop interrupted the gate.
 
     ``model`` is the trained peft model (held-out losses are computed with it, the baseline
-    adapter loaded beside the candidate); ``release_model`` frees it before HumanEval loads
-    the serving model.
+    adapter loaded beside the candidate); ``release_model`` frees it before the pass-rate
+    evaluation loads the serving model. ``judge`` replaces the pass-rate comparison: the
+    criteria it finds against the baseline, or None when stopped (a completion adapter's
+    gate, ``completion_gate.py``).
     """
     if candidate.gate is not None:  # settled before a kill; the run only needs to finish
         return candidate
@@ -146,10 +150,32 @@ def run_gate(
     events.phase("gate", f"held-out loss: {baseline.label} vs {candidate.id}")
     criteria = [heldout_criterion(model, data, baseline, config, pad_id)]
     release_model()
+    if judge is not None:
+        more = judge(baseline)
+    else:
+        more = _pass_rate_criteria(config, baseline, candidate, registry, data_dir, events, stop)
+    if more is None:
+        return None
+    decision = decide([*criteria, *more], baseline.label)
+    report["gate"] = decision.to_dict()
+    events.phase("gate", decision.reason, promote=decision.promote)
+    return settle(registry, candidate, decision, report)
+
+
+def _pass_rate_criteria(
+    config: FinetuneConfig,
+    baseline: Baseline,
+    candidate: AdapterRecord,
+    registry: AdapterRegistry,
+    data_dir: Path,
+    events: RunEvents,
+    stop: StopRequest,
+) -> list[Criterion] | None:
     events.phase(
-        "gate", f"HumanEval: {config.eval_tasks or 164} tasks, {baseline.label} vs candidate"
+        "gate",
+        f"{config.eval_dataset}: {config.eval_tasks or 'all'} tasks, {baseline.label} vs candidate",
     )
-    humaneval = humaneval_criterion(
+    pass_rate = pass_rate_criterion(
         config,
         baseline,
         candidate,
@@ -158,9 +184,4 @@ def run_gate(
         events=events,
         stop=stop,
     )
-    if humaneval is None:
-        return None
-    decision = decide([*criteria, humaneval], baseline.label)
-    report["gate"] = decision.to_dict()
-    events.phase("gate", decision.reason, promote=decision.promote)
-    return settle(registry, candidate, decision, report)
+    return None if pass_rate is None else [pass_rate]

@@ -1,7 +1,9 @@
 """The adapter's report, kept beside it: ``report.json``, ``report.txt`` and ``report.html``.
 
 The JSON is for programs (the server's ``evoselfcode/finetuneResult`` points at it); the text
-is what ``evoselfcode adapters show`` prints; the HTML is the same text for a browser.
+is what ``evoselfcode adapters show`` prints; the HTML is the same text for a browser, with the
+training loss curve and the gate's pass rates (baseline and candidate, 95% Wilson intervals)
+drawn as charts.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+
+from evaluation.svg import Point, interval_chart, line_chart
 
 REPORT_JSON = "report.json"
 
@@ -40,6 +44,11 @@ def render_text(report: dict[str, Any]) -> str:
         for criterion in gate["criteria"]:
             mark = "pass" if criterion["passed"] else "FAIL"
             lines.append(f"  [{mark}] {criterion['name']}: {criterion['reason']}")
+        for side in _pass_rates(report):
+            lines.append(
+                f"  {side.label} pass@1 {side.value:.1%} (95% interval {side.low:.1%} to "
+                f"{side.high:.1%})"
+            )
     training = report.get("training", {})
     if training:
         first, last = training.get("loss_first"), training.get("loss_last")
@@ -63,13 +72,49 @@ def render_text(report: dict[str, Any]) -> str:
 
 def render_html(report: dict[str, Any], text: str) -> str:
     title = html.escape(f"EvoSelfCode adapter {report['adapter_id']}")
+    charts = []
+    training = report.get("training") or {}
+    if training.get("losses"):
+        every = training.get("loss_every", 1)
+        charts.append(
+            line_chart(training["losses"], x_step=every, x_label="step", title="Training loss")
+        )
+    sides = _pass_rates(report)
+    if sides:
+        dataset = _pass_rate_criterion(report)["details"]["dataset"]  # the chart escapes it
+        charts.append(interval_chart(sides, title=f"{dataset} pass@1, 95% intervals"))
     return (
         "<!doctype html>\n<html><head><meta charset='utf-8'>"
         f"<title>{title}</title></head><body>\n<h1>{title}</h1>\n"
-        f"<pre>{html.escape(text)}</pre>\n<details><summary>Full report (JSON)</summary>"
+        f"<pre>{html.escape(text)}</pre>\n"
+        + "".join(f"<figure>{chart}</figure>\n" for chart in charts)
+        + "<details><summary>Full report (JSON)</summary>"
         f"<pre>{html.escape(json.dumps(report, indent=1, ensure_ascii=False))}</pre>"
         "</details>\n</body></html>\n"
     )
+
+
+def _pass_rate_criterion(report: dict[str, Any]) -> dict[str, Any]:
+    criteria = (report.get("gate") or {}).get("criteria", [])
+    return next((c for c in criteria if c["name"] == "pass_rate"), {})
+
+
+def _pass_rates(report: dict[str, Any]) -> list[Point]:
+    """Baseline then candidate pass@1 with their intervals; empty when the gate had none."""
+    criterion = _pass_rate_criterion(report)
+    comparison, details = criterion.get("comparison"), criterion.get("details") or {}
+    if not comparison or "candidate_interval" not in details:
+        return []
+    baseline = report["gate"]["baseline"]
+    return [
+        Point(baseline, comparison["baseline_mean"], *details["baseline_interval"]),
+        Point(
+            report["adapter_id"],
+            comparison["candidate_mean"],
+            *details["candidate_interval"],
+            highlight=True,
+        ),
+    ]
 
 
 def _write(path: Path, text: str) -> None:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evolution.finetune.completion_gate import completion_judge
 from evolution.finetune.config import FinetuneConfig
 from evolution.finetune.dataset import PreparedData, check_enough_records, prepare_data
 from evolution.finetune.errors import ResumeError
@@ -21,6 +22,14 @@ from evolution.finetune.registry import AdapterRecord, AdapterRegistry, new_adap
 from evolution.finetune.runs import RunFolder, new_run, run_to_resume
 from evolution.finetune.stopping import StopRequest
 from evolution.finetune.trainer import Trainer, TrainOutcome
+from evolution.finetune.workspace_data import (
+    collect_workspace,
+    prepare_workspace_data,
+    read_snapshot,
+    registry_root,
+    workspace_report,
+)
+from evolution.finetune.workspace_data import write_snapshot as write_workspace_snapshot
 
 LOSS_CURVE_POINTS = 100  # losses kept in results and reports (every k-th step)
 
@@ -82,13 +91,21 @@ def _run(
 ) -> RunResult:
     from evolution.finetune.modeling import load_for_training, load_tokenizer, resolve_base_model
 
-    registry = AdapterRegistry(request.registry_dir or request.data_dir / "adapters")
-    events.phase("data", f"reading training pairs ({folder.path})", run_dir=str(folder.path))
-    train_pairs, heldout_pairs = split_heldout(load_pairs(folder.data_file), config.eval_share)
+    registry = AdapterRegistry(request.registry_dir or registry_root(request.data_dir, config))
     model_path = resolve_base_model(config)
     tokenizer = load_tokenizer(model_path)
-    source = str(info.get("data_path"))
-    data = prepare_data(train_pairs, heldout_pairs, tokenizer, config, source=source)
+    workspace = None
+    if config.workspace:
+        events.phase(
+            "data", f"reading the workspace snapshot ({folder.path})", run_dir=str(folder.path)
+        )
+        workspace = read_snapshot(folder.path)
+        data = prepare_workspace_data(workspace, tokenizer, config)
+    else:
+        events.phase("data", f"reading training pairs ({folder.path})", run_dir=str(folder.path))
+        pairs = split_heldout(load_pairs(folder.data_file), config.eval_share)
+        source = str(info.get("data_path"))
+        data = prepare_data(*pairs, tokenizer, config, source=source)
     events.phase("data", _data_summary(data, config), **data.stats.to_dict())
     events.phase("model", f"loading {config.base_model} with LoRA r={config.lora_rank}")
     loaded = load_for_training(config, model_path=model_path, tokenizer=tokenizer)
@@ -113,6 +130,12 @@ def _run(
         return result
     record = _register(trainer, folder, registry, config, info, data, outcome, loaded)
     folder.update(state="gating", adapter_id=record.id)
+    report = _report(record, config, data, result, loaded.random_weights)
+    if workspace is not None:
+        report["workspace"] = workspace_report(workspace, config)
+    judge = None
+    if workspace is not None:  # a completion adapter is judged on completions
+        judge = completion_judge(workspace, model_path, registry, record, config, events, stop)
     settled = run_gate(
         model=trainer.unwrapped,
         release_model=trainer.release,
@@ -121,10 +144,11 @@ def _run(
         config=config,
         data=data,
         pad_id=tokenizer.pad_token_id,
-        report=_report(record, config, data, result, loaded.random_weights),
+        report=report,
         data_dir=request.data_dir,
         events=events,
         stop=stop,
+        judge=judge,
     )
     result.adapter_id = record.id
     result.adapter_path = str(registry.path_of(record.id))
@@ -135,9 +159,10 @@ def _run(
     folder.update(state="finished")
     result.report_path = str(registry.path_of(record.id) / (settled.report or ""))
     result.promoted = settled.status == "promoted"
+    registry_flag = f" --workspace {config.workspace}" if config.workspace else ""
     not_judged = (
         "not judged (auto_promote is off): promote it with "
-        f"`evoselfcode adapters promote {record.id}`"
+        f"`evoselfcode adapters{registry_flag} promote {record.id}`"
     )
     result.reason = (settled.gate or {}).get("reason", not_judged)
     return result
@@ -150,17 +175,25 @@ def _open_run(request: RunRequest) -> tuple[RunFolder, FinetuneConfig, dict[str,
         info = folder.read()
         saved = FinetuneConfig.from_mapping(info["config"])
         return folder, _resumed_config(saved, request.overrides, folder), info
-    pairs = load_pairs(request.data_path)
-    check_enough_records(len(pairs), config, str(request.data_path))
-    folder = new_run(request.data_dir, config.save_path, overwrite=request.overwrite)
-    write_snapshot(folder.data_file, pairs)
+    if config.workspace:  # the workspace's files, frozen in the run folder
+        from evolution.finetune.modeling import resolve_base_model
+
+        workspace = collect_workspace(config, request.data_dir, resolve_base_model(config))
+        folder = new_run(request.data_dir, config.save_path, overwrite=request.overwrite)
+        source, digest = str(workspace.root), write_workspace_snapshot(folder.path, workspace)
+    else:
+        pairs = load_pairs(request.data_path)
+        check_enough_records(len(pairs), config, str(request.data_path))
+        folder = new_run(request.data_dir, config.save_path, overwrite=request.overwrite)
+        write_snapshot(folder.data_file, pairs)
+        source, digest = str(request.data_path), data_hash(pairs)
     info = folder.update(
         run_id=folder.run_id,
         created_at=utc_now(),
         state="preparing",
         config=config.to_dict(),
-        data_path=str(request.data_path),
-        data_hash=data_hash(pairs),
+        data_path=source,
+        data_hash=digest,
     )
     return folder, config, info
 

@@ -106,7 +106,7 @@ def _to_line_end(text: str, start: int, rng: np.random.Generator) -> tuple[str, 
     return text[:start], text[start:end], text[end:]
 
 
-def _head(text: str, chars: int) -> str:
+def file_head(text: str, chars: int) -> str:
     """The first lines of ``text`` within ``chars`` (the runtime also cuts context files at
     line ends, keeping their heads)."""
     return split_chunks(text, chars)[0] if text else ""
@@ -143,26 +143,36 @@ class SampleMaker:
                 yield self._repo_sample(doc, chunk, package, fim)
             elif fim:
                 prefix, middle, suffix = fim_split(chunk, self.rng, self.fim_split)
-                yield Sample("fim", _answered(fim_prompt(prefix, suffix), middle))
+                yield Sample("fim", answered(fim_prompt(prefix, suffix), middle))
             else:
                 parts = [Segment(chunk), special(ENDOFTEXT)] if last else [Segment(chunk)]
                 yield Sample("l2r", join_prompt(parts))
 
     def _repo_sample(self, doc: Document, chunk: str, package: list[Document], fim: bool) -> Sample:
-        others = [d for d in package if d is not doc]
-        count = min(len(others), int(self.rng.integers(1, MAX_OTHER_FILES + 1)))
-        picked = sorted(self.rng.choice(len(others), size=count, replace=False))
-        budget = self.chunk_chars // (2 * count)
-        files = [(others[i].file.path, _head(others[i].text, budget)) for i in picked]
+        others = [(d.file.path, d.text) for d in package if d is not doc]
+        files = pick_context_files(others, self.rng, self.chunk_chars)
         repo, path = doc.file.repo, doc.file.path
         if fim:
             prefix, middle, suffix = fim_split(chunk, self.rng, self.fim_split)
             prompt = repo_fim_prompt(repo, files, path, prefix, suffix)
-            return Sample("repo-fim", _answered(prompt, middle))
+            return Sample("repo-fim", answered(prompt, middle))
         prompt = repo_prompt(repo, [*files, (path, chunk)])
         return Sample("repo-l2r", join_prompt([*prompt.segments, special(ENDOFTEXT)]))
 
 
-def _answered(prompt: Prompt, middle: str) -> Prompt:
+def pick_context_files(
+    others: Sequence[tuple[str, str]], rng: np.random.Generator, chunk_chars: int
+) -> list[tuple[str, str]]:
+    """(path, head) of 1 to ``MAX_OTHER_FILES`` of ``others`` (path, text), in their order;
+    together the heads take at most half of ``chunk_chars``."""
+    if not others:
+        return []
+    count = min(len(others), int(rng.integers(1, MAX_OTHER_FILES + 1)))
+    picked = sorted(rng.choice(len(others), size=count, replace=False))
+    budget = chunk_chars // (2 * count)
+    return [(others[i][0], file_head(others[i][1], budget)) for i in picked]
+
+
+def answered(prompt: Prompt, middle: str) -> Prompt:
     """A FIM prompt with its answer and the end token the model must learn to emit."""
     return join_prompt([*prompt.segments, Segment(middle), special(ENDOFTEXT)])

@@ -6,6 +6,9 @@ outcome.recorded, outcome.record_id, outcome.duplicate_of, outcome.flagged
 store.training_records()   # flagged (benchmark-overlapping) records left out
 store.export_chat(path)    # {"messages": [user: instruct, assistant: code]} per line
 store.stats()
+
+``outcomes.OutcomeLog`` is the inline-completion outcome log beside it (the server writes it,
+``evolution.workspace`` reads accepted completions from it).
 """
 
 from evolution.store.decontam import BenchmarkText, Decontaminator, load_benchmark_texts

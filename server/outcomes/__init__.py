@@ -3,6 +3,7 @@ over, and how much of the accepted text is still there 30 s and 5 min later.
 
 ``edits`` moves positions through document changes and measures retained text (pure);
 ``tracker`` follows each served suggestion from the document changes and the client's
-acceptance reports; ``log`` keeps the settled records as schema-versioned JSONL in the data
-folder (local only, never sent anywhere).
+acceptance reports; ``evolution.store.outcomes`` keeps the settled records as schema-versioned
+JSONL in the data folder (local only, never sent anywhere), where completion fine-tuning reads
+them.
 """

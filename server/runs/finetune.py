@@ -91,6 +91,8 @@ def from_settings(settings: Settings) -> dict[str, Any]:
         "batch_size": tune.batch_size,
         "max_length": tune.max_length,
         "fim_share": tune.fim_share,
+        "eval_dataset": tune.eval_dataset,
+        "eval_prompt_format": tune.eval_prompt_format,
         "eval_tasks": tune.eval_tasks,
         "auto_promote": tune.auto_promote,
     }

@@ -46,3 +46,16 @@ def test_small_batches_give_the_same_results(lively_uncached, source_text):
     whole = lively_uncached.generate_batch(prompts(source_text), params)
     pairs = lively_uncached.generate_batch(prompts(source_text), params, batch_size=2)
     assert [g.token_ids for g in whole] == [g.token_ids for g in pairs]
+
+
+def test_chat_batch_equals_chat_one_by_one(lively_uncached):
+    conversations = [
+        [{"role": "user", "content": "Write a function that adds two numbers."}],
+        [{"role": "user", "content": "Reverse a list."}],
+        [{"role": "user", "content": "x"}],
+    ]
+    params = SamplingParams(max_new_tokens=12, min_new_tokens=12)
+    batch = lively_uncached.chat_batch(conversations, params, system_prompt="Be brief.")
+    singles = [lively_uncached.chat(c, params, system_prompt="Be brief.") for c in conversations]
+    assert [g.token_ids for g in batch] == [g.token_ids for g in singles]
+    assert len({g.token_ids for g in batch}) == len(batch)  # really different rows

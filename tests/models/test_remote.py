@@ -177,6 +177,9 @@ def test_chat_batch_and_limits(test_server):
     )
     batch = model.generate_batch(["one", "two", "one"], SamplingParams(max_new_tokens=4))
     assert [g.text for g in batch] == ["1", "2", "1"]
+    hello = [{"role": "user", "content": "hello"}]
+    replies = model.chat_batch([hello, hello], SamplingParams(max_new_tokens=8))
+    assert [g.text for g in replies] == ["hi there", "hi there"]
     long_prompt = "line of text\n" * 200
     model.generate(long_prompt, SamplingParams(max_new_tokens=16))
     sent = test_server.bodies(COMPLETIONS)[-1]["prompt"]

@@ -11,9 +11,10 @@ post-processing, never content.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,12 +102,17 @@ async def wait_for_state(received: list[dict], state: str, after: int = 0) -> di
     )
 
 
+def default_data_dir(workspace: Path) -> Path:
+    """The ``dataDir`` that ``initialize`` gives a server unless its settings name one."""
+    return workspace.parent / "data"
+
+
 async def initialize(
     client: LanguageClient, workspace: Path, settings: dict, *, inline: bool = True
 ) -> types.InitializeResult:
     workspace.mkdir(parents=True, exist_ok=True)
     # Keep the servers off the user's data folder (adapter registry, training data).
-    settings = {"dataDir": str(workspace.parent / "data"), **settings}
+    settings = {"dataDir": str(default_data_dir(workspace)), **settings}
     return await client.initialize_session(
         types.InitializeParams(
             capabilities=capabilities(inline=inline),
@@ -115,6 +121,30 @@ async def initialize(
             initialization_options=settings,
         )
     )
+
+
+@contextlib.asynccontextmanager
+async def ready_session(
+    client: LanguageClient, workspace: Path, settings: dict, *, inline: bool = True
+) -> AsyncIterator[types.InitializeResult]:
+    """Initialize ``client``'s server (``initialize``) and wait until its model is ready; shut
+    it down on leaving. The body of a module's ``pytest_lsp.fixture``::
+
+        async with ready_session(lsp_client, tmp_path_factory.mktemp("ws") / "name", settings):
+            yield
+
+    Sets on the client what tests read: ``statuses`` (every status since before initialize,
+    ``record_status``), ``workspace_dir``, ``data_dir`` (where ``initialize`` put it) and
+    ``init_result``."""
+    statuses = record_status(client)
+    client.statuses = statuses  # type: ignore[attr-defined]
+    client.workspace_dir = workspace  # type: ignore[attr-defined]
+    client.data_dir = Path(settings.get("dataDir", default_data_dir(workspace)))  # type: ignore[attr-defined]
+    result = await initialize(client, workspace, settings, inline=inline)
+    client.init_result = result  # type: ignore[attr-defined]
+    await wait_for_state(statuses, "ready")
+    yield result
+    await client.shutdown_session()
 
 
 def open_document(

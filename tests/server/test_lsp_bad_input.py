@@ -11,36 +11,20 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.server.conftest import (
-    SERVER,
-    initialize,
-    inline_params,
-    open_document,
-    record_status,
-    status_now,
-    wait_for_state,
-)
+from tests.server.conftest import SERVER, inline_params, open_document, ready_session, status_now
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory):
-    statuses = record_status(lsp_client)
-    workspace = tmp_path_factory.mktemp("ws") / "bad"
-    lsp_client.workspace_dir = workspace  # type: ignore[attr-defined]
-    await initialize(
-        lsp_client,
-        workspace,
-        {
-            "model": str(endless_model_dir),
-            "device": "cpu",
-            "completion": {"debounceMs": 0, "maxTokens": 8},
-        },
-    )
-    await wait_for_state(statuses, "ready")
-    yield
-    await lsp_client.shutdown_session()
+    settings = {
+        "model": str(endless_model_dir),
+        "device": "cpu",
+        "completion": {"debounceMs": 0, "maxTokens": 8},
+    }
+    async with ready_session(lsp_client, tmp_path_factory.mktemp("ws") / "bad", settings):
+        yield
 
 
 async def reason_of(client: LanguageClient, params: types.InlineCompletionParams) -> str | None:

@@ -20,13 +20,11 @@ from pytest_lsp import LanguageClient
 
 from tests.server.conftest import (
     SERVER,
-    initialize,
     inline_params,
     open_document,
-    record_status,
+    ready_session,
     status_now,
     wait_for,
-    wait_for_state,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -39,29 +37,21 @@ DOCUMENTS = itertools.count()  # numbers the documents of ``open_slow``
 
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory):
-    statuses = record_status(lsp_client)
-    workspace = tmp_path_factory.mktemp("ws") / "cancel"
-    await initialize(
-        lsp_client,
-        workspace,
-        {
-            "model": str(endless_model_dir),
-            "device": "cpu",
-            "logLevel": "debug",
-            # No prefetch: a background generation would log its own finish among the ones
-            # these tests read.
-            "completion": {
-                "debounceMs": 0,
-                "maxTokens": MAX_TOKENS,
-                "timeoutMs": 60000,
-                "prefetch": False,
-            },
+    settings = {
+        "model": str(endless_model_dir),
+        "device": "cpu",
+        "logLevel": "debug",
+        # No prefetch: a background generation would log its own finish among the ones
+        # these tests read.
+        "completion": {
+            "debounceMs": 0,
+            "maxTokens": MAX_TOKENS,
+            "timeoutMs": 60000,
+            "prefetch": False,
         },
-    )
-    await wait_for_state(statuses, "ready")
-    lsp_client.workspace_dir = workspace  # type: ignore[attr-defined]
-    yield
-    await lsp_client.shutdown_session()
+    }
+    async with ready_session(lsp_client, tmp_path_factory.mktemp("ws") / "cancel", settings):
+        yield
 
 
 def open_slow(client: LanguageClient) -> str:

@@ -15,13 +15,11 @@ from pytest_lsp import LanguageClient
 
 from tests.server.conftest import (
     SERVER,
-    initialize,
     inline_params,
     open_document,
-    record_status,
+    ready_session,
     status_now,
     wait_for,
-    wait_for_state,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -33,30 +31,22 @@ CANDIDATES = 4
 
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory):
-    lsp_client.statuses = record_status(lsp_client)  # type: ignore[attr-defined]
-    workspace = tmp_path_factory.mktemp("ws") / "shapes"
-    lsp_client.workspace_dir = workspace  # type: ignore[attr-defined]
-    await initialize(
-        lsp_client,
-        workspace,
-        {
-            "model": str(endless_model_dir),
-            "device": "cpu",
-            "logLevel": "debug",
-            # No time box and a generous limit: on a busy machine either could end one of the
-            # runs this test compares early, at another length than the other.
-            "completion": {
-                "debounceMs": 0,
-                "maxTokens": 16,
-                "prefetch": False,
-                "timeBoxMs": 0,
-                "timeoutMs": 60000,
-            },
+    settings = {
+        "model": str(endless_model_dir),
+        "device": "cpu",
+        "logLevel": "debug",
+        # No time box and a generous limit: on a busy machine either could end one of the
+        # runs this test compares early, at another length than the other.
+        "completion": {
+            "debounceMs": 0,
+            "maxTokens": 16,
+            "prefetch": False,
+            "timeBoxMs": 0,
+            "timeoutMs": 60000,
         },
-    )
-    await wait_for_state(lsp_client.statuses, "ready")  # type: ignore[attr-defined]
-    yield
-    await lsp_client.shutdown_session()
+    }
+    async with ready_session(lsp_client, tmp_path_factory.mktemp("ws") / "shapes", settings):
+        yield
 
 
 async def set_candidates(client: LanguageClient, n: int) -> None:

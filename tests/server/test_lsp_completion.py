@@ -21,13 +21,11 @@ from pytest_lsp import LanguageClient
 
 from tests.server.conftest import (
     SERVER,
-    initialize,
     inline_params,
     open_document,
-    record_status,
+    ready_session,
     status_now,
     wait_for,
-    wait_for_state,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -40,22 +38,14 @@ COMMENT_LINE, COMMENT_END = 4, len("    # compute the area: ")
 
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory):
-    lsp_client.statuses = record_status(lsp_client)  # type: ignore[attr-defined]
-    workspace = tmp_path_factory.mktemp("ws") / "shapes"
-    lsp_client.workspace_dir = workspace  # type: ignore[attr-defined]
-    lsp_client.init_result = await initialize(  # type: ignore[attr-defined]
-        lsp_client,
-        workspace,
-        {
-            "model": str(endless_model_dir),
-            "device": "cpu",
-            "logLevel": "debug",
-            "completion": {"debounceMs": 0, "maxTokens": 24},
-        },
-    )
-    await wait_for_state(lsp_client.statuses, "ready")  # type: ignore[attr-defined]
-    yield
-    await lsp_client.shutdown_session()
+    settings = {
+        "model": str(endless_model_dir),
+        "device": "cpu",
+        "logLevel": "debug",
+        "completion": {"debounceMs": 0, "maxTokens": 24},
+    }
+    async with ready_session(lsp_client, tmp_path_factory.mktemp("ws") / "shapes", settings):
+        yield
 
 
 def uri_of(client: LanguageClient, name: str) -> str:

@@ -11,7 +11,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.server.conftest import SERVER, initialize, open_document, record_status, wait_for_state
+from tests.server.conftest import SERVER, open_document, ready_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -21,19 +21,12 @@ LINE, COLUMN = 1, len("    # add up totals")
 
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory):
-    statuses = record_status(lsp_client)
     workspace = tmp_path_factory.mktemp("ws") / "plain"
-    lsp_client.init_result = await initialize(  # type: ignore[attr-defined]
-        lsp_client,
-        workspace,
-        {"model": str(endless_model_dir), "device": "cpu", "completion": {"debounceMs": 0}},
-        inline=False,
-    )
-    await wait_for_state(statuses, "ready")
-    lsp_client.doc_uri = (workspace / "sums.py").as_uri()  # type: ignore[attr-defined]
-    open_document(lsp_client, lsp_client.doc_uri, SOURCE)  # type: ignore[attr-defined]
-    yield
-    await lsp_client.shutdown_session()
+    settings = {"model": str(endless_model_dir), "device": "cpu", "completion": {"debounceMs": 0}}
+    async with ready_session(lsp_client, workspace, settings, inline=False):
+        lsp_client.doc_uri = (workspace / "sums.py").as_uri()  # type: ignore[attr-defined]
+        open_document(lsp_client, lsp_client.doc_uri, SOURCE)  # type: ignore[attr-defined]
+        yield
 
 
 async def test_the_fallback_is_declared_only_for_clients_without_inline_completions(client):

@@ -21,14 +21,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from tests.server.conftest import (
-    SERVER,
-    initialize,
-    plain,
-    record_status,
-    wait_for,
-    wait_for_state,
-)
+from tests.server.conftest import SERVER, plain, ready_session, wait_for
 from tests.server.editor import Editor, decode_code_actions_with_commands
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -44,25 +37,17 @@ DOCUMENTS = itertools.count()  # numbers the documents of ``new_editor``
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory):
     decode_code_actions_with_commands(lsp_client)
-    statuses = record_status(lsp_client)
-    workspace = tmp_path_factory.mktemp("ws") / "instruct"
-    await initialize(
-        lsp_client,
-        workspace,
-        {
-            "model": str(endless_model_dir),
-            "device": "cpu",
-            "chat": {"model": str(endless_model_dir), "maxTokens": MAX_TOKENS, "temperature": 0},
-        },
-    )
-    await wait_for_state(statuses, "ready")
-    lsp_client.workspace_dir = workspace  # type: ignore[attr-defined]
-    lsp_client.editors = {}  # type: ignore[attr-defined]
-    lsp_client.feature(types.WORKSPACE_APPLY_EDIT)(
-        lambda ls, params: lsp_client.editors[edited_uri(params)].apply(params)
-    )
-    yield
-    await lsp_client.shutdown_session()
+    settings = {
+        "model": str(endless_model_dir),
+        "device": "cpu",
+        "chat": {"model": str(endless_model_dir), "maxTokens": MAX_TOKENS, "temperature": 0},
+    }
+    async with ready_session(lsp_client, tmp_path_factory.mktemp("ws") / "instruct", settings):
+        lsp_client.editors = {}  # type: ignore[attr-defined]
+        lsp_client.feature(types.WORKSPACE_APPLY_EDIT)(
+            lambda ls, params: lsp_client.editors[edited_uri(params)].apply(params)
+        )
+        yield
 
 
 def edited_uri(params: types.ApplyWorkspaceEditParams) -> str:

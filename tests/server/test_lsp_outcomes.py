@@ -20,15 +20,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from server.outcomes.tracker import CHECKS_ENV
-from tests.server.conftest import (
-    initialize,
-    inline_params,
-    open_document,
-    plain,
-    record_status,
-    wait_for,
-    wait_for_state,
-)
+from tests.server.conftest import inline_params, open_document, plain, ready_session, wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -43,21 +35,13 @@ AT = types.Position(line=LINE, character=END)
 
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory):
-    lsp_client.statuses = record_status(lsp_client)  # type: ignore[attr-defined]
-    workspace = tmp_path_factory.mktemp("ws") / "outcomes"
-    lsp_client.workspace_dir = workspace  # type: ignore[attr-defined]
-    await initialize(
-        lsp_client,
-        workspace,
-        {
-            "model": str(endless_model_dir),
-            "device": "cpu",
-            "completion": {"debounceMs": 0, "maxTokens": 12},
-        },
-    )
-    await wait_for_state(lsp_client.statuses, "ready")  # type: ignore[attr-defined]
-    yield
-    await lsp_client.shutdown_session()
+    settings = {
+        "model": str(endless_model_dir),
+        "device": "cpu",
+        "completion": {"debounceMs": 0, "maxTokens": 12},
+    }
+    async with ready_session(lsp_client, tmp_path_factory.mktemp("ws") / "outcomes", settings):
+        yield
 
 
 async def suggest(client: LanguageClient, name: str) -> tuple[str, types.InlineCompletionItem]:
@@ -167,3 +151,30 @@ async def test_the_outcomes_command_says_where_the_log_is(client):
     assert outcomes["enabled"] is True and outcomes["skippedLines"] == 0
     assert set(outcomes["session"]["signals"]) >= {"accepted", "partial", "retained"}
     await wait_for(lambda: client.statuses, what="a status")  # type: ignore[attr-defined]
+
+
+async def test_with_recording_off_nothing_is_written_but_the_session_still_counts(client):
+    async def record_outcomes(on: bool) -> None:
+        client.set_configuration({"completion": {"recordOutcomes": on}}, section="evoselfcode")
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+        for _ in range(200):  # the server reads the configuration back, then applies it
+            if (await command(client, "evoselfcode.completionOutcomes"))["enabled"] == on:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"recordOutcomes never became {on}")
+
+    await record_outcomes(False)
+    try:
+        before = (await command(client, "evoselfcode.status"))["completions"]["outcomes"]
+        uri, item = await suggest(client, "unrecorded.py")
+        assert isinstance(item.insert_text, str) and item.command is not None
+        change(client, uri, 2, AT, AT, item.insert_text)
+        await command(client, item.command.command, *(item.command.arguments or []))
+        await asyncio.sleep(1.5)  # both retention checks (0.4 s and 0.8 s) have run
+        outcomes = await command(client, "evoselfcode.completionOutcomes")
+        assert all(r["uri"] != uri for r in outcomes["recent"])
+        log = client.data_dir / "outcomes" / "completions.jsonl"  # type: ignore[attr-defined]
+        assert not log.exists() or uri not in log.read_text(encoding="utf-8")
+        assert outcomes["session"]["accepted"] == before["accepted"] + 1  # counted, not written
+    finally:
+        await record_outcomes(True)

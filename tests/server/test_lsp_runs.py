@@ -27,13 +27,12 @@ from pytest_lsp import LanguageClient
 from evolution.store import Decontaminator, RecordDraft, TrainingStore
 from tests.server.conftest import (
     SERVER,
-    initialize,
+    default_data_dir,
     inline_params,
     open_document,
     plain,
-    record_status,
+    ready_session,
     wait_for,
-    wait_for_state,
 )
 from tests.server.rawlsp import RawClient
 
@@ -74,9 +73,7 @@ def fill_store(data_dir: Path, count: int = 16) -> None:
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory):
     workspace = tmp_path_factory.mktemp("ws") / "runs"
-    data_dir = workspace.parent / "data"
-    fill_store(data_dir)
-    lsp_client.statuses = record_status(lsp_client)  # type: ignore[attr-defined]
+    fill_store(default_data_dir(workspace))
     lsp_client.results = {"evaluation": [], "finetune": []}  # type: ignore[attr-defined]
     lsp_client.promoted_fine_tune = None  # type: ignore[attr-defined]
     for kind in ("evaluation", "finetune"):
@@ -90,13 +87,10 @@ async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory
         "device": "cpu",
         "completion": {"debounceMs": 0, "maxTokens": 8},
     }
-    await initialize(lsp_client, workspace, settings)
-    await wait_for_state(lsp_client.statuses, "ready")
-    lsp_client.data_dir = data_dir  # type: ignore[attr-defined]
     lsp_client.model_dir = endless_model_dir  # type: ignore[attr-defined]
     lsp_client.doc_uri = (workspace / "ops.py").as_uri()  # type: ignore[attr-defined]
-    yield
-    await lsp_client.shutdown_session()
+    async with ready_session(lsp_client, workspace, settings):
+        yield
 
 
 async def command(client: LanguageClient, name: str, argument: dict | None = None):

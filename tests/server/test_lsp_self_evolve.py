@@ -29,7 +29,7 @@ from pytest_lsp import LanguageClient
 
 from evolution.store import Decontaminator, RecordDraft, TrainingStore
 from evolution.testserver import Fault, ScriptedServer
-from tests.server.conftest import SERVER, initialize, plain, record_status, wait_for, wait_for_state
+from tests.server.conftest import SERVER, plain, ready_session, wait_for
 from tests.server.editor import Editor, decode_code_actions_with_commands
 from tests.server.evolve_script import ADD, ADD_TESTS, script
 
@@ -69,8 +69,6 @@ def fresh_script(scripted):
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient, smoke_model_dir, scripted, tmp_path_factory):
     decode_code_actions_with_commands(lsp_client)
-    statuses = record_status(lsp_client)
-    workspace = tmp_path_factory.mktemp("ws") / "evolve"
     settings = {
         "clientUi": True,
         "model": str(smoke_model_dir),
@@ -80,13 +78,8 @@ async def client(lsp_client: LanguageClient, smoke_model_dir, scripted, tmp_path
     }
     pulled = {k: v for k, v in settings.items() if k != "clientUi"}
     lsp_client.set_configuration(pulled, section="evoselfcode")
-    await initialize(lsp_client, workspace, settings)
-    await wait_for_state(statuses, "ready")
-    lsp_client.data_dir = workspace.parent / "data"  # type: ignore[attr-defined]
-    lsp_client.workspace_dir = workspace  # type: ignore[attr-defined]
-    lsp_client.statuses = statuses  # type: ignore[attr-defined]
-    yield
-    await lsp_client.shutdown_session()
+    async with ready_session(lsp_client, tmp_path_factory.mktemp("ws") / "evolve", settings):
+        yield
 
 
 async def command(client: LanguageClient, name: str, argument: dict | None = None):

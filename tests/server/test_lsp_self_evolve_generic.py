@@ -24,7 +24,7 @@ from pytest_lsp import LanguageClient
 
 from evolution.store import Decontaminator, RecordDraft, TrainingStore
 from evolution.testserver import ScriptedServer
-from tests.server.conftest import SERVER, initialize, plain, record_status, wait_for, wait_for_state
+from tests.server.conftest import SERVER, plain, ready_session, wait_for
 from tests.server.editor import Editor
 from tests.server.evolve_script import script
 
@@ -53,16 +53,9 @@ def scripted():
 
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient, smoke_model_dir, scripted, tmp_path_factory):
-    statuses = record_status(lsp_client)
-    workspace = tmp_path_factory.mktemp("ws") / "generic"
     url = {"baseUrl": scripted.base_url}
     settings = {"model": str(smoke_model_dir), "device": "cpu", "generator": url, "verifier": url}
     lsp_client.set_configuration(settings, section="evoselfcode")
-    await initialize(lsp_client, workspace, settings)
-    await wait_for_state(statuses, "ready")
-    lsp_client.workspace_dir = workspace  # type: ignore[attr-defined]
-    lsp_client.data_dir = workspace.parent / "data"  # type: ignore[attr-defined]
-    lsp_client.store_path = lsp_client.data_dir / "training" / "pairs.jsonl"  # type: ignore[attr-defined]
     lsp_client.editors = {}  # type: ignore[attr-defined]
     lsp_client.answers = []  # type: ignore[attr-defined]
     lsp_client.questions = []  # type: ignore[attr-defined]
@@ -79,8 +72,9 @@ async def client(lsp_client: LanguageClient, smoke_model_dir, scripted, tmp_path
         [change] = params.edit.document_changes or ()
         return lsp_client.editors[change.text_document.uri].apply(params)
 
-    yield
-    await lsp_client.shutdown_session()
+    async with ready_session(lsp_client, tmp_path_factory.mktemp("ws") / "generic", settings):
+        lsp_client.store_path = lsp_client.data_dir / "training" / "pairs.jsonl"  # type: ignore[attr-defined]
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -23,10 +23,9 @@ from pytest_lsp import LanguageClient
 
 from tests.server.conftest import (
     SERVER,
-    initialize,
     inline_params,
     open_document,
-    record_status,
+    ready_session,
     status_now,
     wait_for,
     wait_for_state,
@@ -53,8 +52,6 @@ def lora_adapter_dir(endless_model_dir, tmp_path_factory):
 
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory):
-    lsp_client.statuses = record_status(lsp_client)  # type: ignore[attr-defined]
-    workspace = tmp_path_factory.mktemp("ws") / "settings"
     settings = {
         "model": str(endless_model_dir),
         "device": "cpu",
@@ -62,12 +59,8 @@ async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory
         "adapter": "none",
         "completion": {"debounceMs": 0},
     }
-    await initialize(lsp_client, workspace, settings)
-    await wait_for_state(lsp_client.statuses, "ready")  # type: ignore[attr-defined]
-    lsp_client.data_dir = workspace.parent / "data"  # type: ignore[attr-defined]
-    lsp_client.workspace_dir = workspace  # type: ignore[attr-defined]
-    yield
-    await lsp_client.shutdown_session()
+    async with ready_session(lsp_client, tmp_path_factory.mktemp("ws") / "settings", settings):
+        yield
 
 
 def change_settings(client: LanguageClient, **values) -> int:

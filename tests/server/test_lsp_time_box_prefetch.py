@@ -16,13 +16,11 @@ from pytest_lsp import LanguageClient
 
 from tests.server.conftest import (
     SERVER,
-    initialize,
     inline_params,
     open_document,
-    record_status,
+    ready_session,
     status_now,
     wait_for,
-    wait_for_state,
 )
 from tests.server.scripted_model import build_scripted_model
 
@@ -42,28 +40,20 @@ def scripted_model_dir(smoke_model_dir, tmp_path_factory):
 
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient, scripted_model_dir, tmp_path_factory):
-    lsp_client.statuses = record_status(lsp_client)  # type: ignore[attr-defined]
-    workspace = tmp_path_factory.mktemp("ws") / "tally"
-    lsp_client.workspace_dir = workspace  # type: ignore[attr-defined]
-    await initialize(
-        lsp_client,
-        workspace,
-        {
-            "model": str(scripted_model_dir),
-            "device": "cpu",
-            "logLevel": "debug",
-            "completion": {
-                "debounceMs": 0,
-                "maxTokens": 20,
-                "timeBoxMs": 0,
-                "prefetch": True,
-                "timeoutMs": 60000,  # a busy machine must not cut a compared run short
-            },
+    settings = {
+        "model": str(scripted_model_dir),
+        "device": "cpu",
+        "logLevel": "debug",
+        "completion": {
+            "debounceMs": 0,
+            "maxTokens": 20,
+            "timeBoxMs": 0,
+            "prefetch": True,
+            "timeoutMs": 60000,  # a busy machine must not cut a compared run short
         },
-    )
-    await wait_for_state(lsp_client.statuses, "ready")  # type: ignore[attr-defined]
-    yield
-    await lsp_client.shutdown_session()
+    }
+    async with ready_session(lsp_client, tmp_path_factory.mktemp("ws") / "tally", settings):
+        yield
 
 
 def uri_of(client: LanguageClient, name: str) -> str:

@@ -8,8 +8,8 @@ from typing import Any
 
 from lsprotocol import types
 
+from evolution.store.outcomes import SCHEMA_VERSION, OutcomeLog
 from server.outcomes import edits
-from server.outcomes.log import SCHEMA_VERSION, OutcomeLog
 from server.outcomes.tracker import OutcomeTracker, Served
 
 URI = "file:///w/a.py"

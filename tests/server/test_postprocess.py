@@ -155,6 +155,75 @@ def test_syntax_check_trims_a_broken_last_line_instead_of_dropping():
     assert result == Suggestion("y = x + 1")
 
 
+AREA = 'def area(w, h):\n    """Area of a w by h rectangle."""\n    ▮\n'
+NEXT = "\n\ndef perimeter(w, h):\n    return 2 * (w + h)\n"
+STARTS_INSIDE = "        return total\n\n\n"  # the window starts in another function's body
+ENDS_INSIDE = "    size = (w,\n"  # the window ends inside the function, or its code is mid-edit
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param(AREA, id="body-with-a-docstring"),
+        pytest.param("def area(w, h):\n    ▮\n", id="empty-body"),
+        pytest.param(AREA + NEXT, id="with-a-function-below"),
+        pytest.param(STARTS_INSIDE + AREA + "\n\ndef broken(:\n", id="other-statements-broken"),
+        pytest.param(AREA + ENDS_INSIDE, id="broken-below-the-cursor"),
+    ],
+)
+def test_a_block_header_without_a_body_is_dropped_where_the_code_parsed(document):
+    # tree-sitter counts no error for the header. Python's parser judges the statements around
+    # the cursor, whatever the window holds besides (the tail of a function, a broken one).
+    result = run(document, "def inner(x):\n")
+    assert isinstance(result, Filtered) and result.reason == EmptyReason.FILTERED_SYNTAX
+    assert run(document, "x = w * h\n    def inner(x):\n") == Suggestion("x = w * h")
+
+
+def test_a_function_header_without_a_body_is_dropped_below_a_function():
+    document = "def area(w, h):\n    return w * h\n\n\n▮\n"
+    result = run(document, "def perimeter(w, h):")
+    assert isinstance(result, Filtered) and result.reason == EmptyReason.FILTERED_SYNTAX
+    assert run(document, "def perimeter(w, h):\n    return 2 * (w + h)\n") == Suggestion(
+        "def perimeter(w, h):\n    return 2 * (w + h)"
+    )
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param(AREA, id="body-with-a-docstring"),
+        pytest.param("def area(w, h):\n    ▮\n", id="empty-body"),
+        pytest.param(STARTS_INSIDE + AREA + NEXT, id="window-starts-inside-a-function"),
+        pytest.param(AREA + ENDS_INSIDE, id="broken-below-the-cursor"),
+    ],
+)
+def test_a_valid_block_is_kept_whole_where_the_code_parsed(document):
+    body = "if w < 0 or h < 0:\n        raise ValueError((w, h))\n    return w * h"
+    assert run(document, body + "\n") == Suggestion(body)
+
+
+MID_EDIT_ABOVE = 'def area(w, h):\n    """Area."""\n    total = = 0\n    ▮\n'
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param("def area(w, h):\n    size = (w,\n    ▮\n", id="in-an-open-bracket"),
+        pytest.param(MID_EDIT_ABOVE, id="a-broken-line-above"),
+        pytest.param('    """Area."""\n    ▮\n', id="window-starts-inside-the-function"),
+    ],
+)
+def test_where_the_code_did_not_parse_before_tree_sitter_judges(document):
+    # Python's parser cannot judge: the code around the cursor does not parse even without the
+    # completion, or the window starts inside it. tree-sitter counts no more errors with the
+    # completion, so it stays, as it did before Python's parser judged anywhere.
+    assert run(document, "def inner(x):\n") == Suggestion("def inner(x):")
+
+
+def test_where_the_code_did_not_parse_before_tree_sitter_still_trims():
+    assert run(MID_EDIT_ABOVE, "y = 1\n    x = = 2\n") == Suggestion("y = 1")
+
+
 def test_syntax_check_skips_non_python_files():
     assert run("text ▮\n", ")))) (((", path="notes.txt") == Suggestion(")))) (((")
 

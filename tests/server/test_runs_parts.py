@@ -24,6 +24,16 @@ def flags(argv: list[str]) -> dict[str, str]:
     return found
 
 
+def test_the_gate_can_be_pointed_at_the_task_familys_heldout_split(tmp_path):
+    tune = replace(
+        Settings().finetune, eval_dataset="composed-heldout", eval_prompt_format="instruct"
+    )
+    settings = replace(Settings(), data_dir=str(tmp_path), finetune=tune)
+    given = flags(launch(settings, {}, resume=False).argv)
+    assert given["--eval-dataset"] == "composed-heldout"
+    assert given["--eval-prompt-format"] == "instruct"
+
+
 def test_a_fine_tune_takes_the_settings_then_the_overrides(tmp_path):
     settings = replace(Settings(), model="/m/Tiny", data_dir=str(tmp_path), dtype="float32")
     plan = launch(settings, {"learningRate": 0.001, "eval_tasks": 2}, resume=False)
@@ -33,6 +43,7 @@ def test_a_fine_tune_takes_the_settings_then_the_overrides(tmp_path):
     assert given["--learning-rate"] == "0.001" and given["--eval-tasks"] == "2"  # overrides win
     assert given["--epochs"] == "3.0" and given["--lora-rank"] == "16"  # the settings' defaults
     assert given["--system-prompt"] == settings.chat.system_prompt
+    assert given["--eval-dataset"] == "humaneval" and given["--eval-prompt-format"] == "auto"
     assert given["--save-path"] == str(tmp_path / "finetune" / plan.run_id)
     assert given["--data-dir"] == str(tmp_path) and "--auto-promote" in given
 

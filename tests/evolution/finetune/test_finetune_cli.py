@@ -255,7 +255,7 @@ def test_a_stop_during_the_gate_leaves_the_candidate_unjudged_until_resumed(
     request = RunRequest(config=config, data_path=data, data_dir=tmp_path / "d")
     stop = StopRequest()
     stopped = run_finetune(
-        request, RunEvents(json_lines=True, stream=_StopAtPhase(stop, "HumanEval")), stop
+        request, RunEvents(json_lines=True, stream=_StopAtPhase(stop, "humaneval:")), stop
     )
     assert stopped.status == "stopped" and "gate" in stopped.reason
     registry = AdapterRegistry(tmp_path / "d" / "adapters")

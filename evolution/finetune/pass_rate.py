@@ -1,4 +1,4 @@
-"""Baseline and candidate on the same HumanEval tasks, through the evaluation package.
+"""Baseline and candidate on the same tasks (``eval_dataset``), through the evaluation package.
 
 One serving model is loaded (``models.load_model``, as the editor loads it) and both sides are
 scored on it by switching LoRA adapters, so the base weights are read once. Each evaluation is
@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from evolution.finetune.config import FinetuneConfig
 from evolution.finetune.errors import EvaluationUnavailable
 from evolution.finetune.events import RunEvents
 from evolution.finetune.stopping import StopRequest
 
-HUMANEVAL_TASKS = 164
+if TYPE_CHECKING:
+    from evaluation.tasks import PromptFormat
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class Side:
 
 
 @dataclass
-class HumanEvalOutcome:
+class PassRateOutcome:
     """Per-task pass/fail of each side, or ``cancelled`` when a stop came first."""
 
     passed: dict[str, dict[str, bool]]
@@ -36,16 +38,17 @@ class HumanEvalOutcome:
     cancelled: bool = False
 
 
-def humaneval_pair(
+def pass_rate_pair(
     config: FinetuneConfig,
     sides: tuple[Side, Side],
     *,
     data_dir: Path,
     events: RunEvents,
     stop: StopRequest,
-) -> HumanEvalOutcome:
-    """Greedy pass@1 of both sides on the first ``config.eval_tasks`` HumanEval tasks."""
+) -> PassRateOutcome:
+    """Greedy pass@1 of both sides on the first ``config.eval_tasks`` tasks of the gate's set."""
     from evaluation.api import EvalRequest, run_evaluation
+    from evaluation.datasets import load_tasks
     from evaluation.errors import EvaluationError
     from models import CancelToken, load_model
     from models.errors import ModelError
@@ -54,13 +57,16 @@ def humaneval_pair(
     stop.on_stop(cancel.cancel)
     limit = config.eval_tasks or None
     request = EvalRequest(
-        dataset="humaneval",
+        dataset=config.eval_dataset,
         limit=limit,
         data_dir=data_dir,
         max_new_tokens=config.eval_max_new_tokens,
+        # FinetuneConfig checked it is one of PROMPT_FORMATS
+        prompt_format=cast("PromptFormat", config.eval_prompt_format),
     )
-    outcome = HumanEvalOutcome(passed={}, out_dirs={})
+    outcome = PassRateOutcome(passed={}, out_dirs={})
     try:
+        total = len(load_tasks(config.eval_dataset, limit))
         model = load_model(
             config.base_model,
             device=config.device,
@@ -72,7 +78,7 @@ def humaneval_pair(
             if side.adapter is not None:
                 model.load_adapter(side.adapter, side.name)
             model.set_adapter(None if side.adapter is None else side.name)
-            bar = events.progress(limit or HUMANEVAL_TASKS, f"HumanEval ({side.name})")
+            bar = events.progress(total, f"{config.eval_dataset} ({side.name})")
             with bar:
                 evaluation = run_evaluation(
                     request,
