@@ -33,8 +33,8 @@ class Sizes:
 
 
 # The bench: every training task (584), every held-out task (211), finetune's default epochs,
-# 200 infill tasks (93 minutes on the 2-core CPU with other jobs running; most of it the four
-# held-out evaluations).
+# 200 infill tasks: 12 minutes on the idle 2-core CPU (93 minutes while other torch jobs shared
+# its cores: their threads spin against each other).
 FULL = Sizes(None, None, 200, None, 160)
 # Does everything run? A few tasks, one epoch.
 QUICK = Sizes(40, 16, 12, 1.0, 96)
