@@ -45,7 +45,7 @@ from evolution.efficacy import (  # noqa: E402
     result_json,
     run_loop,
 )
-from evolution.testserver.standin import FaultRates  # noqa: E402
+from evolution.testserver.standin import FaultRates, FaultRatesError  # noqa: E402
 
 
 def main() -> int:
@@ -71,7 +71,10 @@ def main() -> int:
         args.epochs if args.epochs is not None else base.epochs,
         base.max_new_tokens,
     )
-    rates = FaultRates.parse(args.fault_rates)
+    try:
+        rates = FaultRates.parse(args.fault_rates)
+    except FaultRatesError as exc:
+        parser.error(str(exc))
     work = args.work or Path(tempfile.mkdtemp(prefix="evoselfcode-efficacy-"))
     work.mkdir(parents=True, exist_ok=True)
     flags = ("--learning-rate", args.learning_rate) if args.learning_rate else ()

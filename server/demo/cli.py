@@ -26,12 +26,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--tasks", type=int, default=4, help="HumanEval tasks to evaluate")
     demo.add_argument(
         "--efficacy-tasks",
-        type=int,
+        type=_count,
         default=DEMO.train_tasks,
         help="training instructions of the self-evolution measurement; a third as many "
         "held-out tasks are scored (0: skip it)",
     )
     demo.set_defaults(func=_demo)
+
+
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:  # a negative count would slice the task family from its end
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return number
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -71,3 +71,18 @@ def test_the_demo_runs_the_whole_loop(tmp_path: Path):
     served = f"evoselfcode-small@{adapter_id}" if promoted else "evoselfcode-small"
     assert list((out / "data" / "eval" / served).glob("*/summary.json"))
     assert "EvoSelfCode: the whole loop" in (out / "report.html").read_text()
+
+
+def test_a_negative_efficacy_task_count_is_refused_before_anything_runs(tmp_path: Path):
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "server", "demo", "--out", str(tmp_path / "d")),
+            *("--efficacy-tasks", "-3"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2 and "must be 0 or more, got -3" in proc.stderr
+    assert not (tmp_path / "d").exists()
