@@ -8,6 +8,13 @@ evaluation). Every prompt decodes exactly ``--new-tokens`` tokens (end-of-text s
 random model would otherwise stop at arbitrary points), so both runs produce the same number
 of tokens. Throughput counts generated tokens over wall time including prefill. Greedy
 outputs of the batch must equal the one-by-one outputs.
+
+What batching can give on this hardware is measured in the same run (``decode_ceiling``): one
+decode step of the bare model (a forward of one new token per row over a cached prompt) at
+batch 1 and at ``--batch``. Batch 1 reads every weight for one token; a batch reads them once
+for all its rows, until the arithmetic, not the memory, is the limit. ``batch x step(1) /
+step(batch)`` is the most that batching any decode loop can gain here, before prefill,
+padding and bookkeeping; the ratio above is set against it.
 """
 
 from __future__ import annotations
@@ -44,6 +51,34 @@ def function_prompts(count: int) -> list[str]:
     raise SystemExit("not enough functions found in the standard library")
 
 
+def decode_ceiling(model: LocalModel, prompt: str, batch: int, steps: int = 8) -> dict:
+    """Seconds per decode step of the bare model at batch 1 and ``batch`` (median of
+    ``steps``), after a prefill of ``prompt`` in every row, and the speed-up they bound."""
+    import torch
+
+    ids = model.tokenizer(prompt, return_tensors="pt").input_ids
+
+    def step_seconds(rows: int) -> float:
+        with torch.inference_mode():
+            out = model.hf_model(input_ids=ids.repeat(rows, 1), use_cache=True)
+            cache, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+            times = []
+            for _ in range(steps):
+                started = time.perf_counter()
+                out = model.hf_model(input_ids=token, past_key_values=cache, use_cache=True)
+                times.append(time.perf_counter() - started)
+                cache, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+        return sorted(times)[len(times) // 2]
+
+    step_seconds(1)  # warm-up
+    single, batched = step_seconds(1), step_seconds(batch)
+    return {
+        "step_ms_batch_1": round(1000 * single, 2),
+        f"step_ms_batch_{batch}": round(1000 * batched, 2),
+        "ceiling": round(batch * single / batched, 2),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -73,6 +108,7 @@ def main() -> int:
     rate_batched = tokens_batched / (t1 - t0)
     rate_single = tokens_single / (t2 - t1)
     ratio = rate_batched / rate_single
+    ceiling = decode_ceiling(model, prompts[len(prompts) // 2], args.batch)
     same_rows = sum(a.token_ids == b.token_ids for a, b in zip(batched, singles, strict=True))
     identical = same_rows == len(prompts)
     lengths = [g.prompt_tokens for g in batched]
@@ -90,6 +126,12 @@ def main() -> int:
         f"= {rate_batched:8.1f} tokens/s"
     )
     print(f"one by one:  {tokens_single} tokens in {t2 - t1:6.2f} s = {rate_single:8.1f} tokens/s")
+    print(
+        f"decode step of the bare model: {ceiling['step_ms_batch_1']} ms at batch 1, "
+        f"{ceiling[f'step_ms_batch_{args.batch}']} ms at batch {args.batch}: batching can gain "
+        f"at most {ceiling['ceiling']:.2f}x here; this loop got {ratio / ceiling['ceiling']:.0%} "
+        "of that"
+    )
     note = "" if identical else "; low-precision rounding can flip a near-tie of random weights"
     print(
         f"ratio {ratio:.2f} (target >= {TARGET}); outputs identical: {identical} "
@@ -106,6 +148,8 @@ def main() -> int:
                 "rows_identical": f"{same_rows}/{len(prompts)}",
                 "tokens_per_s_batched": round(rate_batched, 1),
                 "tokens_per_s_one_by_one": round(rate_single, 1),
+                "decode_ceiling": ceiling,
+                "share_of_ceiling": round(ratio / ceiling["ceiling"], 3),
                 "batch": args.batch,
                 "new_tokens": args.new_tokens,
                 "shape": args.shape,

@@ -4,6 +4,7 @@
                                   [--holes 1000] [--general-holes 300] [--seed 0]
                                   [--epochs E] [--learning-rate LR] [--lora-rank R]
                                   [--fim-variants V] [--work DIR]
+                                  [--gate [--gate-infill-tasks N]]
 
 One repository (default: the installed package the model held out of pre-training whole, as
 its ``heldout.json`` says: it never saw a line of it) is split by file as a workspace is
@@ -23,6 +24,11 @@ similarity gained on the held-out files in points (×100), ``target`` 5.0, ``p_v
 gain, ``exact_match_gain_points`` and ``general_change_points`` (edit similarity on general
 code, after - before, in points). The issue's bar: ≥ +5 points with p < 0.01 and general code
 not worse by more than 1 point.
+
+With ``--gate`` the run is judged as the editor's would be: the promotion gate runs in the
+child (``completion_gate``: the held-out files' holes with a Wilcoxon test, general code, and
+HumanEval-infill), its decision and each criterion's reason are printed, and the JSON gets
+``gate``. The bench's own figures are the same either way.
 
 The training settings below were chosen on the training files' own held-out loss (a nested
 split of the training files), never on these holes.
@@ -98,7 +104,11 @@ def finetune(loop: Loop, repo: Path, model: Path, args: argparse.Namespace) -> d
         str(model),
         "--save-path",
         str(loop.work / "run"),
-        "--no-auto-promote",
+        *(
+            ("--gate-infill-tasks", str(args.gate_infill_tasks))
+            if args.gate
+            else ("--no-auto-promote",)
+        ),
         "--device",
         "cpu",
         "--max-length",
@@ -147,6 +157,15 @@ def main() -> int:
         "with other work one thread trained 4x faster than two",
     )
     parser.add_argument("--work", help="keep the run here (default: a temporary folder)")
+    parser.add_argument(
+        "--gate", action="store_true", help="run the promotion gate too and print its decision"
+    )
+    parser.add_argument(
+        "--gate-infill-tasks",
+        type=int,
+        default=GATE.gate_infill_tasks,
+        help="with --gate: HumanEval-infill tasks per side (0: that check off)",
+    )
     args = parser.parse_args()
     model = Path(args.model).resolve()
     repo = Path(args.repo).resolve() if args.repo else heldout_package(model)
@@ -175,6 +194,7 @@ def main() -> int:
         else {}  # a model folder without heldout.json has no general code to check
     )
     training = result["training"]
+    gate = gate_decision(result) if args.gate else None
     print(
         f"repository {frozen.repo_name} ({frozen.root}): {len(frozen.train_files)} training "
         f"files, {len(frozen.heldout_files)} held out by path "
@@ -221,8 +241,27 @@ def main() -> int:
         "finetune_seconds": training["seconds"],
         "model": str(model),
     }
+    if gate is not None:
+        line["gate"] = gate
     print(json.dumps(line))
     return 0
+
+
+def gate_decision(result: dict) -> dict:
+    """Print the promotion gate's decision and each criterion's reason, from the run's report."""
+    path = Path(result.get("report_path") or "")
+    report = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    gate = report.get("gate") or {}
+    criteria = gate.get("criteria", [])
+    verdict = "PROMOTED" if result.get("promoted") else "NOT PROMOTED"
+    print(f"gate: {verdict}: {result.get('reason', '')}")
+    for criterion in criteria:
+        mark = "pass" if criterion["passed"] else "FAIL"
+        print(f"  {mark} {criterion['name']}: {criterion['reason']}")
+    return {
+        "promoted": bool(result.get("promoted")),
+        "failed": [c["name"] for c in criteria if not c["passed"]],
+    }
 
 
 def _table(where: str, changes: dict[str, ScoreChange]) -> None:

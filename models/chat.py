@@ -55,6 +55,16 @@ def chat_prompt(
     return join_prompt(segments)
 
 
+def chat_prompts(
+    conversations: Sequence[Sequence[dict[str, str]]],
+    *,
+    system_prompt: str | None = None,
+    render: TemplateRenderer | None = None,
+) -> list[Prompt]:
+    """``chat_prompt`` of each conversation, for ``CodeModel.chat_batch``."""
+    return [chat_prompt(m, system_prompt=system_prompt, render=render) for m in conversations]
+
+
 def normalize_messages(
     messages: Sequence[dict[str, str]], system_prompt: str | None = None
 ) -> list[dict[str, str]]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from models.adapters import AdapterSet
 from models.candidates import check_candidates, decode_candidates
-from models.chat import chat_prompt
+from models.chat import chat_prompt, chat_prompts
 from models.decode import Deadline, Runtime, decode_batch, decode_one
 from models.encoding import Codec
 from models.prefix_cache import PrefixCache
@@ -246,10 +246,9 @@ class LocalModel:
     ) -> list[Generation]:
         """A reply to each conversation, decoded together as ``generate_batch`` does (greedy
         replies equal ``chat`` one by one)."""
-        render = self._render_template
-        prompts = [
-            chat_prompt(m, system_prompt=system_prompt, render=render) for m in conversations
-        ]
+        prompts = chat_prompts(
+            conversations, system_prompt=system_prompt, render=self._render_template
+        )
         return self.generate_batch(prompts, params, cancel=cancel)
 
     def clear_prefix_cache(self) -> None:

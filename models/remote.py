@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from models.candidates import candidate_params, check_candidates
-from models.chat import TemplateRenderer, chat_prompt
+from models.chat import TemplateRenderer, chat_prompt, chat_prompts
 from models.decode import Deadline
 from models.encoding import Codec, scrub
 from models.errors import InvalidRequestError, ModelError, UnsupportedError
@@ -310,10 +310,7 @@ class RemoteModel:
         cancel: CancelToken | None = None,
     ) -> list[Generation]:
         """Each conversation rendered as ``chat`` does, sent concurrently (``generate_batch``)."""
-        render = self._template()
-        prompts = [
-            chat_prompt(m, system_prompt=system_prompt, render=render) for m in conversations
-        ]
+        prompts = chat_prompts(conversations, system_prompt=system_prompt, render=self._template())
         return self.generate_batch(prompts, params, cancel=cancel)
 
     # -- adapters --------------------------------------------------------------------------

@@ -88,6 +88,14 @@ def _uri_path(uri: str) -> str:
     return unquote(urlparse(uri).path)
 
 
+def first_folder_uri(workspace: Workspace) -> str | None:
+    """The workspace's first folder (its root in a client without folders): the folder whose
+    own completion adapter serves, and that the palette's workspace fine-tune trains on."""
+    for folder in workspace.folders.values():
+        return folder.uri
+    return workspace.root_uri or None
+
+
 def locate(workspace: Workspace, uri: str) -> tuple[str | None, str, str]:
     """(repo name, path relative to its workspace folder, folder uri) for a document uri.
 

@@ -5,6 +5,9 @@ thread that also generates, so nothing generates while the model changes). Until
 completions answer "model-loading"; when loading fails the state says why and the user gets
 one pop-up, since only they can fix a model path. Changing the model, device, dtype,
 quantization or backend reloads; changing only the adapter swaps it on the loaded model.
+The adapter follows the ``evoselfcode.adapter`` setting and the workspace: with ``promoted``,
+a workspace's own promoted completion adapter serves before the instruction adapter
+(``evolution.finetune.serving``); ``serving`` says which one serves now.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from server.reasons import EmptyReason
 from server.scheduler import ModelWorker
@@ -21,6 +24,7 @@ from server.settings import Settings
 from server.status import ModelDescription, StatusBoard
 
 if TYPE_CHECKING:
+    from evolution.finetune.serving import AdapterChoice
     from models.types import CodeModel
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,14 @@ class ModelSpec:
             remote_base_url=settings.remote.base_url,
             remote_model=settings.remote.model,
         )
+
+
+class AdapterKey(NamedTuple):
+    """What decides the adapter: the setting, the data folder, the workspace folder."""
+
+    setting: str
+    data_dir: str
+    workspace: str | None
 
 
 def load(spec: ModelSpec) -> CodeModel:
@@ -94,21 +106,24 @@ class ModelHost:
         status: StatusBoard,
         on_change: Callable[[], None],
         on_failure: Callable[[str], None],
+        workspace: Callable[[], str | None] = lambda: None,
     ):
         self.worker = worker
         self.status = status
         self.model: CodeModel | None = None
+        self.serving: AdapterChoice | None = None  # the adapter the model serves with now
         self._on_change = on_change
         self._on_failure = on_failure
+        self._workspace = workspace
         self._spec: ModelSpec | None = None
-        self._adapter: tuple[str, str] | None = None  # (setting, data dir) last applied
+        self._adapter: AdapterKey | None = None  # last applied
         self._ticket = 0  # bumped per reload; a stale load discards its result
         self._loaded: CodeModel | None = None  # owned by the model thread
 
     def apply(self, settings: Settings) -> None:
         """Reload or swap the adapter when the settings ask for it (call on the event loop)."""
         spec = ModelSpec.completion(settings)
-        adapter = (settings.adapter, settings.data_dir)
+        adapter = AdapterKey(settings.adapter, settings.data_dir, self._workspace())
         if spec != self._spec:
             self._spec, self._adapter = spec, adapter
             self._ticket += 1
@@ -134,7 +149,7 @@ class ModelHost:
 
     # -- on the model thread --------------------------------------------------------------
 
-    def _load(self, ticket: int, spec: ModelSpec, adapter: tuple[str, str]) -> None:
+    def _load(self, ticket: int, spec: ModelSpec, adapter: AdapterKey) -> None:
         if ticket != self._ticket:
             return  # a newer reload is queued behind this one
         self.model = None
@@ -175,7 +190,7 @@ class ModelHost:
         )
         self._on_change()
 
-    def _swap_adapter(self, ticket: int, adapter: tuple[str, str]) -> None:
+    def _swap_adapter(self, ticket: int, adapter: AdapterKey) -> None:
         model = self._loaded
         if model is None or ticket != self._ticket:
             return  # the load that is queued or running applies the newest adapter itself
@@ -183,22 +198,28 @@ class ModelHost:
         self.status.set_model_state("ready", describe(model))
         self._on_change()
 
-    def _try_adapter(self, model: CodeModel, adapter: tuple[str, str]) -> None:
+    def _try_adapter(self, model: CodeModel, adapter: AdapterKey) -> None:
         """Switch adapters; on failure keep serving what is active and tell the user."""
         try:
-            self._use_adapter(model, *adapter)
+            self.serving = self._use_adapter(model, adapter)
         except Exception as exc:
-            log.error("could not switch the adapter to %r: %s", adapter[0], exc)
-            self._on_failure(f"EvoSelfCode could not use the adapter {adapter[0]!r}: {exc}")
+            log.error("could not switch the adapter to %r: %s", adapter.setting, exc)
+            self._on_failure(f"EvoSelfCode could not use the adapter {adapter.setting!r}: {exc}")
 
     @staticmethod
-    def _use_adapter(model: CodeModel, setting: str, data_dir: str) -> None:
+    def _use_adapter(model: CodeModel, adapter: AdapterKey) -> AdapterChoice | None:
         """Serve the adapter the setting names (registry id, ``promoted``, folder, ``none``)."""
         from evolution.finetune.serving import resolve_adapter_setting, swap_adapter
 
         base_model = model.info.name if model.info.path is None else str(model.info.path)
-        choice = resolve_adapter_setting(setting, data_dir=data_dir or None, base_model=base_model)
+        choice = resolve_adapter_setting(
+            adapter.setting,
+            data_dir=adapter.data_dir or None,
+            base_model=base_model,
+            workspace=adapter.workspace,
+        )
         if choice is None and model.info.adapter is None:
-            return  # already the base model (and remote models have no adapters to switch)
+            return None  # already the base model (and remote models have no adapters to switch)
         active = swap_adapter(model, choice)
         log.info("serving adapter %s", f"{active} ({choice.path})" if choice else "none")
+        return choice

@@ -31,6 +31,8 @@ from server.envelope import UNPARSABLE
 from server.instructions.service import InstructionService
 from server.logs import ClientLogHandler, configure_logging
 from server.model_host import ModelHost
+from server.outcomes.auto_train import AutoTrainer
+from server.outcomes.guard import AcceptanceGuard
 from server.outcomes.tracker import OutcomeTracker, checks_from_environment
 from server.protocol import EvoProtocol
 from server.scheduler import ModelWorker
@@ -39,6 +41,7 @@ from server.settings import CLIENT_UI, SECTION, Settings, client_options, parse_
 from server.status import StatusBoard
 
 if TYPE_CHECKING:
+    from server.outcomes.tracker import Suggestion
     from server.runs.evaluation import EvaluationRun
     from server.runs.finetune import FinetuneRun
 
@@ -69,8 +72,9 @@ class EvoServer(LanguageServer):
         self.host = ModelHost(
             self.worker,
             self.status,
-            on_change=lambda: self.post(self.publish_status, True),
+            on_change=lambda: self.post(self._model_changed),
             on_failure=lambda message: self.post(self.show_error, message),
+            workspace=self.workspace_folder_path,
         )
         self.engine = CompletionEngine(
             workspace=lambda: self.workspace,
@@ -81,11 +85,14 @@ class EvoServer(LanguageServer):
             status=self.status,
             on_stats=lambda: self.publish_status(False),
         )
+        self.acceptance = AcceptanceGuard(self)
+        self.auto_train = AutoTrainer(self)
         self.outcomes = OutcomeTracker(
             schedule=self._call_later,
             read_span=self._read_span,
             write=self._write_outcome,
-            on_stats=self._outcomes_changed,
+            on_stats=self.outcomes_changed,
+            on_settled=self._outcome_settled,
             checks=checks_from_environment(),
         )
         self._outcome_logs: dict[Path, OutcomeLog] = {}
@@ -155,9 +162,42 @@ class EvoServer(LanguageServer):
         else:
             self.spawn(asyncio.to_thread(_append_outcome, outcome_log, record))
 
-    def _outcomes_changed(self) -> None:
-        self.status.set_outcomes(self.outcomes.summary())
+    def _outcome_settled(self, suggestion: Suggestion) -> None:
+        self.acceptance.settled(suggestion)
+        self.auto_train.settled(suggestion)
+
+    def outcomes_changed(self) -> None:
+        summary = self.outcomes.summary()
+        if (watch := self.acceptance.summary()) is not None:
+            summary["acceptanceWatch"] = watch
+        if (auto := self.auto_train.summary()) is not None:
+            summary["autoTrain"] = auto
+        self.status.set_outcomes(summary)
         self.publish_status()
+
+    # -- the model -------------------------------------------------------------------------
+
+    def _model_changed(self) -> None:
+        """Loaded, failed, or another adapter serves: tell the client, watch the adapter."""
+        self.publish_status(True)
+        self.acceptance.serving_changed(self.host.serving)
+
+    def workspace_folder_uri(self) -> str | None:
+        """The first workspace folder's uri (None before ``initialize`` or without one)."""
+        from server.context import first_folder_uri
+
+        try:
+            workspace = self.workspace
+        except RuntimeError:
+            return None
+        return first_folder_uri(workspace)
+
+    def workspace_folder_path(self) -> str | None:
+        """The first workspace folder as a local path: its completion adapter serves."""
+        from pygls.uris import to_fs_path
+
+        uri = self.workspace_folder_uri()
+        return to_fs_path(uri) if uri else None
 
     # -- messages to the client ----------------------------------------------------------
 
@@ -235,6 +275,7 @@ class EvoServer(LanguageServer):
             self.cache.clear()
         if self.session_started:
             self.host.apply(self.settings)
+            self.spawn(self.auto_train.start())
             if "dataDir" in parsed.changed:
                 self.show_last_evaluation()
 

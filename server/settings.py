@@ -64,6 +64,7 @@ class CompletionSettings:
     token_healing: bool = False
     open_documents: bool = True
     record_outcomes: bool = True
+    train_after_accepts: int = bounded(0, 0)  # 0: never
 
 
 @dataclass(frozen=True)

@@ -266,6 +266,22 @@ class FinetuneConfig:
         minimum=0.0,
         maximum=1.0,
     )
+    gate_infill_tasks: int = _field(
+        100,
+        "with --workspace: the first N humaneval-infill tasks (single-line FIM, scored by "
+        "running the tests) that baseline and candidate run in the gate, a second check that "
+        "general code did not get worse (0: off)",
+        "gate",
+        minimum=0,
+    )
+    infill_margin: float = _field(
+        0.02,
+        "with --workspace: refuse when pass@1 on humaneval-infill is lower by more than this "
+        "(0.02 = 2 points)",
+        "gate",
+        minimum=0.0,
+        maximum=1.0,
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.target_modules, (list, str)):

@@ -135,7 +135,9 @@ def _run(
         report["workspace"] = workspace_report(workspace, config)
     judge = None
     if workspace is not None:  # a completion adapter is judged on completions
-        judge = completion_judge(workspace, model_path, registry, record, config, events, stop)
+        judge = completion_judge(
+            workspace, model_path, registry, record, config, events, stop, data_dir=request.data_dir
+        )
     settled = run_gate(
         model=trainer.unwrapped,
         release_model=trainer.release,

@@ -1,10 +1,15 @@
 """What the serving side needs from the registry: which adapter to serve, and the hot swap.
 
 The language server calls :func:`resolve_adapter_setting` with the ``evoselfcode.adapter``
-setting (``promoted``, ``none``, an adapter id, or a folder) and hands the result to
-:func:`swap_adapter`, which loads the adapter into the running model under its id and switches
-to it without reloading the base weights (``CodeModel.load_adapter`` / ``set_adapter``). After
-a promotion or rollback it calls them again: the next completion uses the new adapter.
+setting (``promoted``, ``none``, an adapter id, or a folder) and its workspace folder, and hands
+the result to :func:`swap_adapter`, which loads the adapter into the running model under its id
+and switches to it without reloading the base weights (``CodeModel.load_adapter`` /
+``set_adapter``). After a promotion or rollback it calls them again: the next completion uses
+the new adapter.
+
+``promoted`` means the best adapter made for this place: the workspace's promoted completion
+adapter (trained on its own code, ``finetune --workspace``; its own registry) when it has one,
+else the promoted instruction adapter. An adapter named by id or folder is served as named.
 
 An adapter only fits the base model it was trained on. The registry keeps the base model's
 reference; two references name the same model when they are equal or end in the same folder
@@ -27,10 +32,16 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AdapterChoice:
-    """An adapter to serve: the name it is loaded under and its folder."""
+    """An adapter to serve: the name it is loaded under, its folder, and for a promoted one
+    the registry that promoted it (where a rollback goes)."""
 
     name: str
     path: Path
+    registry: Path | None = None
+
+    @property
+    def promoted(self) -> bool:
+        return self.registry is not None
 
 
 def same_base_model(a: str, b: str) -> bool:
@@ -54,6 +65,7 @@ def resolve_adapter_setting(
     *,
     data_dir: str | os.PathLike[str] | None = None,
     base_model: str | None = None,
+    workspace: str | os.PathLike[str] | None = None,
 ) -> AdapterChoice | None:
     """Map the ``evoselfcode.adapter`` setting to an adapter to serve, or None for the base.
 
@@ -64,18 +76,13 @@ def resolve_adapter_setting(
         return None
     registry = _registry(data_dir)
     if value.lower() == "promoted":
-        record = registry.promoted()
-        if record is None:
-            return None
-        if base_model and not same_base_model(record.base_model, base_model):
-            logger.warning(
-                "the promoted adapter %s was trained on %s, not %s: serving the base model",
-                record.id,
-                record.base_model,
-                base_model,
-            )
-            return None
-        return AdapterChoice(record.id, registry.path_of(record.id))
+        if workspace:
+            from evolution.finetune.workspace_data import completion_registry_root
+
+            own = AdapterRegistry(completion_registry_root(registry.root.parent, workspace))
+            if (choice := _promoted_in(own, base_model)) is not None:
+                return choice
+        return _promoted_in(registry, base_model)
     folder = Path(value).expanduser()
     if folder.is_dir() and (folder / "adapter_config.json").is_file():
         return AdapterChoice(folder.name, folder)
@@ -84,6 +91,22 @@ def resolve_adapter_setting(
     if not path.is_dir():
         raise AdapterNotFound(f"adapter {record.id} is registered but {path} is missing")
     return AdapterChoice(record.id, path)
+
+
+def _promoted_in(registry: AdapterRegistry, base_model: str | None) -> AdapterChoice | None:
+    """The registry's promoted adapter, unless it was trained on another base model."""
+    record = registry.promoted()
+    if record is None:
+        return None
+    if base_model and not same_base_model(record.base_model, base_model):
+        logger.warning(
+            "the promoted adapter %s was trained on %s, not %s: not serving it",
+            record.id,
+            record.base_model,
+            base_model,
+        )
+        return None
+    return AdapterChoice(record.id, registry.path_of(record.id), registry.root)
 
 
 def swap_adapter(model: Any, choice: AdapterChoice | None) -> str | None:

@@ -12,7 +12,8 @@ with few items the bound is rough, which is why the gate also insists on a minim
 ``mcnemar_exact`` is the exact two-sided binomial test on the discordant pairs (b: only the
 baseline passed, c: only the candidate passed), reported beside the bound for pass/fail data.
 ``wilcoxon_signed_rank`` tests graded per-item scores (edit similarity of completions) without
-assuming they are normal.
+assuming they are normal. ``fisher_exact_lower`` is the one unpaired test: live acceptance of
+suggestions from two adapters (different suggestions, so nothing to pair), one-sided.
 """
 
 from __future__ import annotations
@@ -171,3 +172,28 @@ def _exact_signed_rank_p(n: int, w_plus: int) -> float:
     lower = sum(counts[: w_plus + 1]) / total
     upper = sum(counts[w_plus:]) / total
     return min(1.0, 2.0 * min(lower, upper))
+
+
+def fisher_exact_lower(before_hits: int, before_n: int, after_hits: int, after_n: int) -> float:
+    """One-sided Fisher exact p-value that the "after" rate is lower than the "before" rate.
+
+    Conditional on both margins, the after group's hit count is hypergeometric; the p-value is
+    P(X <= after_hits). Summed in log space so that thousands of suggestions do not overflow.
+    """
+    if not (0 <= before_hits <= before_n and 0 <= after_hits <= after_n):
+        raise ValueError("hits must lie between 0 and n")
+    total, hits = before_n + after_n, before_hits + after_hits
+    low = max(0, hits - before_n)
+    if after_hits < low:
+        return 0.0
+
+    def log_comb(n: int, k: int) -> float:
+        return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+    denominator = log_comb(total, after_n)
+    terms = [
+        log_comb(hits, k) + log_comb(total - hits, after_n - k) - denominator
+        for k in range(low, after_hits + 1)
+    ]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))

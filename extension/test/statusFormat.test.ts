@@ -185,3 +185,35 @@ test('details give the acceptance and retained-character rates once suggestions 
   const unmeasured = outcomeDetails({ ...outcomes, retainedCharRate: { '30s': null } });
   assert.doesNotMatch(unmeasured.join('\n'), /kept/);
 });
+
+test('details show the live acceptance watch, its rollback and the automatic training', () => {
+  const watching = outcomeDetails({
+    shown: 0,
+    acceptanceWatch: {
+      adapter: 'a2',
+      previous: null,
+      state: 'watching',
+      rate: 0.25,
+      shown: 40,
+      previousRate: 0.5,
+      previousShown: 80,
+      pValue: 0.02,
+    },
+    autoTrain: { acceptedSinceTraining: 3, trainAfter: 20 },
+  }).join('\n');
+  assert.match(
+    watching,
+    /^Adapter a2 \(watching\): accepted 25\.0% of 40 vs 50\.0% of 80 under the base model, p = 0\.02$/m,
+  );
+  assert.match(watching, /^Workspace fine-tune after 20 accepts: 3 so far$/m);
+  const rolled = outcomeDetails({
+    shown: 0,
+    acceptanceWatch: { lastRollback: { adapter: 'a2', reason: 'live acceptance fell' } },
+  });
+  assert.deepEqual(rolled, ['Rolled back a2: live acceptance fell']);
+});
+
+test('the menu offers fine-tuning on the workspace beside the local model', () => {
+  const actions = statusMenu('running', ready, true).map((i) => i.action);
+  assert.ok(actions.includes('fineTuneWorkspace') && actions.includes('fineTune'));
+});

@@ -44,6 +44,7 @@ def register(server: EvoServer) -> None:
         ls.session_started = True
         ls.host.apply(ls.settings)
         ls.show_last_evaluation()
+        ls.spawn(ls.auto_train.start())
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(

@@ -32,22 +32,10 @@ def register(server: EvoServer) -> None:
         if not isinstance(overrides, Mapping):
             raise rpc.invalid_params(FINETUNE_USAGE)
         resume = rpc.optional_bool(arg, "resume")
-        running = ls.finetune_run
-        if running is not None and running.active:
-            raise rpc.request_failed(
-                f"a fine-tuning run is already going: {running.describe()}; wait for it to end "
-                "or cancel it (evoselfcode.cancelFineTune)"
-            )
         try:
-            plan = finetune.launch(ls.settings, overrides, resume=resume)
+            run = await finetune.start_run(ls, overrides, resume=resume)
         except ServerError as exc:
             raise rpc.request_failed(str(exc)) from exc
-        run = ls.finetune_run = finetune.FinetuneRun(ls, plan)  # taken before any await
-        try:
-            await run.start()
-        except ServerError as exc:
-            raise rpc.request_failed(str(exc)) from exc
-        log.info("fine-tuning %s started", run.run_id)
         return {"runId": run.run_id}
 
     @server.command("evoselfcode.cancelFineTune")

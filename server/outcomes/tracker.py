@@ -129,6 +129,7 @@ class OutcomeTracker:
         read_span: ReadSpan,
         write: Callable[[dict[str, Any]], None],
         on_stats: Callable[[], None] = lambda: None,
+        on_settled: Callable[[Suggestion], None] = lambda suggestion: None,
         checks: tuple[tuple[str, float], ...] = CHECKS,
         grace_s: float = GRACE_S,
     ) -> None:
@@ -138,6 +139,7 @@ class OutcomeTracker:
         self._read_span = read_span
         self._write = write
         self._on_stats = on_stats
+        self._on_settled = on_settled  # each outcome, and each correction of one, at once
         self._checks = checks
         self._grace_s = min(grace_s, checks[0][1])
         self._ids = (f"{int(time.time() * 1000):x}-{n}" for n in itertools.count(1))
@@ -316,6 +318,7 @@ class OutcomeTracker:
         elif first_settling:
             suggestion.state = "settling"
             suggestion.timers = [self._schedule(self._grace_s, lambda: self._finish(suggestion))]
+        self._on_settled(suggestion)
         self._on_stats()
 
     def _check(self, suggestion: Suggestion, label: str) -> None:

@@ -45,6 +45,21 @@ class FinetuneLaunch:
     argv: list[str]
 
 
+async def start_run(ls: EvoServer, overrides: Mapping[str, Any], *, resume: bool) -> FinetuneRun:
+    """Start a run (the palette command, or the workspace's automatic one); one at a time."""
+    running = ls.finetune_run
+    if running is not None and running.active:
+        raise FinetuneSetupError(
+            f"a fine-tuning run is already going: {running.describe()}; wait for it to end "
+            "or cancel it (evoselfcode.cancelFineTune)"
+        )
+    plan = launch(ls.settings, overrides, resume=resume)
+    run = ls.finetune_run = FinetuneRun(ls, plan)  # taken before any await
+    await run.start()
+    log.info("fine-tuning %s started", run.run_id)
+    return run
+
+
 def launch(settings: Settings, overrides: Mapping[str, Any], *, resume: bool) -> FinetuneLaunch:
     """The child's command line from the settings and overrides (validated here)."""
     from evolution.finetune import FinetuneError, finetune_argv
@@ -59,6 +74,9 @@ def launch(settings: Settings, overrides: Mapping[str, Any], *, resume: bool) ->
         )
     data_dir = resolve_data_dir(settings.data_dir)
     given = {camel_to_snake(str(key)): value for key, value in overrides.items()}
+    workspace = given.get("workspace")
+    if workspace and not (isinstance(workspace, str) and Path(workspace).expanduser().is_dir()):
+        raise FinetuneSetupError(f"the workspace to train on must be a folder: {workspace!r}")
     try:
         if resume:  # the run keeps its own config; only how it runs may change
             folder = run_to_resume(data_dir, str(given.get("save_path") or ""))

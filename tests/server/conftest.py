@@ -40,6 +40,19 @@ def endless_model_dir(smoke_model_dir: Path, tmp_path_factory: pytest.TempPathFa
     return target
 
 
+@pytest.fixture(scope="session")
+def lora_adapter_dir(endless_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LoRA adapter (random weights) for the smoke model, saved as peft saves them."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(endless_model_dir)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])
+    target = tmp_path_factory.mktemp("adapters") / "tuned-1"
+    get_peft_model(model, config).save_pretrained(target)
+    return target
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def raw(tmp_path_factory: pytest.TempPathFactory):
     """A bare JSON-RPC client (``rawlsp.RawClient``) of a server whose model folder is empty:
@@ -155,6 +168,27 @@ def open_document(
             text_document=types.TextDocumentItem(
                 uri=uri, language_id=language, version=version, text=text
             )
+        )
+    )
+
+
+def edit_document(
+    client: LanguageClient,
+    uri: str,
+    version: int,
+    start: types.Position,
+    end: types.Position,
+    text: str,
+) -> None:
+    """One ``didChange``: ``text`` in place of the range from ``start`` to ``end``."""
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=start, end=end), text=text
+                )
+            ],
         )
     )
 

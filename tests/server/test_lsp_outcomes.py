@@ -20,7 +20,14 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from server.outcomes.tracker import CHECKS_ENV
-from tests.server.conftest import inline_params, open_document, plain, ready_session, wait_for
+from tests.server.conftest import (
+    edit_document,
+    inline_params,
+    open_document,
+    plain,
+    ready_session,
+    wait_for,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -55,26 +62,6 @@ async def suggest(client: LanguageClient, name: str) -> tuple[str, types.InlineC
     return uri, item
 
 
-def change(
-    client: LanguageClient,
-    uri: str,
-    version: int,
-    start: types.Position,
-    end: types.Position,
-    text: str,
-) -> None:
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-            content_changes=[
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(start=start, end=end), text=text
-                )
-            ],
-        )
-    )
-
-
 async def command(client: LanguageClient, name: str, *arguments) -> dict:
     result = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command=name, arguments=list(arguments))
@@ -97,11 +84,11 @@ async def test_an_insertion_of_the_suggestion_is_an_inferred_acceptance_then_mea
     uri, item = await suggest(client, "inferred.py")
     text = item.insert_text
     assert isinstance(text, str)
-    change(client, uri, 2, AT, AT, text)
+    edit_document(client, uri, 2, AT, AT, text)
     # Half of it deleted again before the checks.
     half = len(text) // 2
     cut = types.Position(line=LINE, character=END + half)
-    change(client, uri, 3, cut, types.Position(line=LINE, character=END + len(text)), "")
+    edit_document(client, uri, 3, cut, types.Position(line=LINE, character=END + len(text)), "")
     record = await record_of(client, uri)
     assert record["schema_version"] == 1
     assert record["outcome"] == "accepted" and record["signal"] == "inferred"
@@ -115,7 +102,7 @@ async def test_an_insertion_of_the_suggestion_is_an_inferred_acceptance_then_mea
 async def test_the_item_command_makes_the_acceptance_observed(client):
     uri, item = await suggest(client, "observed.py")
     assert isinstance(item.insert_text, str) and item.command is not None
-    change(client, uri, 2, AT, AT, item.insert_text)
+    edit_document(client, uri, 2, AT, AT, item.insert_text)
     answer = await command(client, item.command.command, *(item.command.arguments or []))
     assert answer == {"known": True}
     record = await record_of(client, uri)
@@ -132,14 +119,14 @@ async def test_a_partial_acceptance_and_a_typed_over_suggestion(client):
     uri, item = await suggest(client, "partial.py")
     text = item.insert_text
     assert isinstance(text, str) and len(text) > 3
-    change(client, uri, 2, AT, AT, text[:3])
+    edit_document(client, uri, 2, AT, AT, text[:3])
     await client.text_document_inline_completion_async(inline_params(uri, LINE, END + 3))
     record = await record_of(client, uri)
     assert record["outcome"] == "partial" and record["accepted_chars"] == 3
 
     other, item = await suggest(client, "typed_over.py")
     assert isinstance(item.insert_text, str)
-    change(client, other, 2, AT, AT, "\u00a7" if item.insert_text[0] != "\u00a7" else "#")
+    edit_document(client, other, 2, AT, AT, "\u00a7" if item.insert_text[0] != "\u00a7" else "#")
     record = await record_of(client, other)
     assert record["outcome"] == "typed-over" and record["accepted_chars"] == 0
     assert record["retained_30s"] is None
@@ -168,7 +155,7 @@ async def test_with_recording_off_nothing_is_written_but_the_session_still_count
         before = (await command(client, "evoselfcode.status"))["completions"]["outcomes"]
         uri, item = await suggest(client, "unrecorded.py")
         assert isinstance(item.insert_text, str) and item.command is not None
-        change(client, uri, 2, AT, AT, item.insert_text)
+        edit_document(client, uri, 2, AT, AT, item.insert_text)
         await command(client, item.command.command, *(item.command.arguments or []))
         await asyncio.sleep(1.5)  # both retention checks (0.4 s and 0.8 s) have run
         outcomes = await command(client, "evoselfcode.completionOutcomes")

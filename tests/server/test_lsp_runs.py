@@ -305,6 +305,10 @@ async def test_a_bad_override_is_refused_before_anything_starts(client):
     with pytest.raises(JsonRpcException) as error:
         await command(client, "evoselfcode.fineTune", {"overrides": {"nope": 1}})
     assert "unknown fine-tuning setting 'nope'" in error.value.message
+    missing = str(client.workspace_dir / "no-such-folder")
+    with pytest.raises(JsonRpcException) as error:
+        await command(client, "evoselfcode.fineTune", {"overrides": {"workspace": missing}})
+    assert "must be a folder" in error.value.message and missing in error.value.message
 
 
 async def test_training_data_counts_the_pairs(client):

@@ -37,19 +37,6 @@ NOTE = "# a note"
 CALLS = itertools.count()  # numbers the documents of ``complete``
 
 
-@pytest.fixture(scope="module")
-def lora_adapter_dir(endless_model_dir, tmp_path_factory):
-    """A LoRA adapter (random weights) for the smoke model, saved as peft saves them."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(endless_model_dir)
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])
-    target = tmp_path_factory.mktemp("adapters") / "tuned-1"
-    get_peft_model(model, config).save_pretrained(target)
-    return target
-
-
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient, endless_model_dir, tmp_path_factory):
     settings = {

@@ -44,7 +44,8 @@ export async function serverCannotStart({ workbench, settings, applySettings, ba
  * are off first (no ghost text then, and the status bar says so), so the one suggestion checked
  * is the model's greedy answer asked for explicitly once they are on again, not whichever
  * request of the editor's won a race (how often such answers are right is
- * bench/model_quality.py's). Then the status bar's latency and menu.
+ * bench/model_quality.py's). Then the status bar's latency and menu, where the suggestion
+ * taken is counted as accepted, reported by the editor.
  * @param {StepContext} ctx
  */
 export async function ghostText({ workbench, page, workspace }) {
@@ -109,6 +110,10 @@ export async function ghostText({ workbench, page, workspace }) {
   await workbench.quickPickRow(/Inline completions: on/);
   await workbench.quickPickRow(/Small model trained by EvoSelfCode/);
   await workbench.quickPickRow(/Turn inline completions off/);
+  // The suggestion taken with Tab is counted, and VS Code reported it (the item's command).
+  await workbench.quickPickRow(/Suggestions: \d+ shown, [1-9]\d* accepted/);
+  await workbench.quickPickRow(/Acceptance rate: .* \(acceptance reported by the editor\)/);
+  await workbench.quickPickRow(/Fine-tune completions on this workspace/);
   await workbench.screenshot('02b-status-menu');
   await page.keyboard.press('Escape');
 }

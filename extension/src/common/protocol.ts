@@ -103,6 +103,24 @@ export interface OutcomeSummary {
   retainedCharRate?: Record<string, number | null>;
   /** Per signal: "observed" (the client reports it), "inferred" (from edits), "measured". */
   signals?: Record<string, string>;
+  /** The promoted adapter's live acceptance against its predecessor's (rolled back if lower). */
+  acceptanceWatch?: AcceptanceWatch;
+  /** With `completion.trainAfterAccepts`: accepted suggestions counted towards the next run. */
+  autoTrain?: { acceptedSinceTraining: number; trainAfter: number };
+}
+
+export interface AcceptanceWatch {
+  adapter?: string;
+  previous?: string | null;
+  /** "watching", "kept", "rolled-back" or "no-baseline" (too few earlier suggestions). */
+  state?: string;
+  rate?: number | null;
+  shown?: number;
+  previousRate?: number | null;
+  previousShown?: number;
+  pValue?: number | null;
+  nextLook?: number | null;
+  lastRollback?: { adapter: string; reason: string };
 }
 
 /** `evoselfcode.completionOutcomes`: where the outcome log is and what it holds. */

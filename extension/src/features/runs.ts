@@ -25,6 +25,9 @@ export function registerRunCommands(api: ServerApi, logger: Logger): vscode.Disp
       evaluate(api, logger, limit),
     ),
     vscode.commands.registerCommand('evoselfcode.fineTune', () => fineTune(api, logger)),
+    vscode.commands.registerCommand('evoselfcode.fineTuneWorkspace', () =>
+      fineTuneWorkspace(api, logger),
+    ),
   ];
 }
 
@@ -95,6 +98,28 @@ async function fineTune(api: ServerApi, logger: Logger): Promise<void> {
     logger.info(`Fine-tuning ${started.runId ?? ''} started.`);
   } catch (error) {
     await showCommandError(logger, 'Fine-tuning', error);
+  }
+}
+
+/**
+ * The completion adapter of the workspace's first folder (the one the server serves it in):
+ * a FIM LoRA trained on that folder's own Python files, judged on its held-out files.
+ */
+async function fineTuneWorkspace(api: ServerApi, logger: Logger): Promise<void> {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (!folder || folder.uri.scheme !== 'file') {
+    void vscode.window.showErrorMessage(
+      'EvoSelfCode: open a folder first: the completion adapter learns from its Python files.',
+    );
+    return;
+  }
+  try {
+    const started = await api.execute<{ runId?: string }>(ServerCommands.fineTune, {
+      overrides: { workspace: folder.uri.fsPath },
+    });
+    logger.info(`Fine-tuning ${started.runId ?? ''} started on ${folder.uri.fsPath}.`);
+  } catch (error) {
+    await showCommandError(logger, 'Fine-tuning on the workspace', error);
   }
 }
 

@@ -112,7 +112,8 @@ export function formatStatusBar(
 /** What became of the suggestions: acceptance and retained-character rates, and whether
  * acceptance was reported by the editor or inferred from its edits. */
 export function outcomeDetails(o: OutcomeSummary): string[] {
-  if (!o.shown) return [];
+  const learning = learningDetails(o);
+  if (!o.shown) return learning;
   const rate = (value: number | null | undefined) =>
     value === null || value === undefined ? '–' : formatPercent(value);
   const how = o.signals?.accepted === 'observed' ? 'reported by the editor' : 'inferred from edits';
@@ -124,6 +125,30 @@ export function outcomeDetails(o: OutcomeSummary): string[] {
   if (retained.some(([, value]) => value !== null && value !== undefined)) {
     const parts = retained.map(([after, value]) => `${rate(value)} after ${after}`);
     lines.push(`Accepted characters kept: ${parts.join(', ')}; ${o.reverted ?? 0} reverted`);
+  }
+  return [...lines, ...learning];
+}
+
+/** The served adapter's live acceptance watch, its last rollback, and the automatic training. */
+function learningDetails(o: OutcomeSummary): string[] {
+  const lines: string[] = [];
+  const watch = o.acceptanceWatch;
+  const rate = (value: number | null | undefined, shown: number | undefined) =>
+    value === null || value === undefined ? '–' : `${formatPercent(value)} of ${shown ?? 0}`;
+  if (watch?.adapter) {
+    const before = watch.previous ?? 'the base model';
+    const p = watch.pValue === null || watch.pValue === undefined ? '' : `, p = ${watch.pValue}`;
+    lines.push(
+      `Adapter ${watch.adapter} (${watch.state}): accepted ${rate(watch.rate, watch.shown)} vs ${rate(watch.previousRate, watch.previousShown)} under ${before}${p}`,
+    );
+  }
+  if (watch?.lastRollback) {
+    lines.push(`Rolled back ${watch.lastRollback.adapter}: ${watch.lastRollback.reason}`);
+  }
+  if (o.autoTrain) {
+    lines.push(
+      `Workspace fine-tune after ${o.autoTrain.trainAfter} accepts: ${o.autoTrain.acceptedSinceTraining} so far`,
+    );
   }
   return lines;
 }
@@ -186,6 +211,7 @@ export type StatusAction =
   | 'toggleCompletions'
   | 'evaluate'
   | 'fineTune'
+  | 'fineTuneWorkspace'
   | 'cancelFineTune'
   | 'showTrainingData'
   | 'promoteAdapter'
@@ -203,6 +229,7 @@ export interface StatusMenuItem {
 const ACTION_NEEDS: Partial<Record<StatusAction, string>> = {
   evaluate: 'evoselfcode.evaluate',
   fineTune: 'evoselfcode.fineTune',
+  fineTuneWorkspace: 'evoselfcode.fineTune',
   cancelFineTune: 'evoselfcode.cancelFineTune',
   showTrainingData: 'evoselfcode.trainingData',
   promoteAdapter: 'evoselfcode.adapters',
@@ -238,9 +265,15 @@ function allActions(
     });
     items.push({ label: '$(beaker) Evaluate on HumanEval…', action: 'evaluate' });
     items.push(
-      finetuneActive(status?.finetune)
-        ? { label: '$(debug-stop) Cancel fine-tuning', action: 'cancelFineTune' }
-        : { label: '$(gear) Fine-tune local model', action: 'fineTune' },
+      ...(finetuneActive(status?.finetune)
+        ? [{ label: '$(debug-stop) Cancel fine-tuning', action: 'cancelFineTune' } as const]
+        : [
+            { label: '$(gear) Fine-tune local model', action: 'fineTune' } as const,
+            {
+              label: '$(gear) Fine-tune completions on this workspace',
+              action: 'fineTuneWorkspace',
+            } as const,
+          ]),
     );
     items.push({ label: '$(database) Show training data', action: 'showTrainingData' });
     items.push({ label: '$(arrow-up) Promote adapter…', action: 'promoteAdapter' });

@@ -69,3 +69,24 @@ def train_in_process(config, rows, run_dir: Path, *, stream=None, stop=None, res
 
 def progress_lines(stream: io.StringIO) -> list[dict]:
     return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+TARGETS = ["q_proj", "v_proj", "down_proj"]  # random_adapter's: attention and MLP both
+
+
+def random_adapter(base_dir: Path, out: Path, seed: int) -> Path:
+    """A LoRA adapter for the model in ``base_dir`` saved as peft saves one, with random
+    weights that change the model's output (peft starts lora_B at zero: a no-op)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=TARGETS))
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
+    peft_model.save_pretrained(str(out))
+    return out

@@ -34,6 +34,8 @@ REPO = Path(__file__).resolve().parents[3]
         ({"max_length": 8}, "max_length", "8"),
         ({"eval_share": 0.0}, "eval_share", "0.0"),
         ({"target_modules": []}, "target_modules", ""),
+        ({"gate_infill_tasks": -1}, "gate_infill_tasks", "-1"),
+        ({"infill_margin": -0.01}, "infill_margin", "-0.01"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_field_and_the_value(changes, field_name, shown):

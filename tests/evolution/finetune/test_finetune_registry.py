@@ -155,6 +155,43 @@ def test_the_adapter_setting_resolves_like_the_server_needs(registry, tmp_path):
         resolve_adapter_setting("ft-missing", data_dir=data_dir)
 
 
+def test_promoted_serves_the_workspace_s_completion_adapter_first(registry, tmp_path):
+    from evolution.finetune.workspace_data import completion_registry_root
+
+    data_dir = registry.root.parent
+    workspace = tmp_path / "project"
+    workspace.mkdir()
+    source = _fake_adapter(tmp_path / "t")
+    _add(registry, source, "instruct-1")
+    registry.promote("instruct-1", reason="test")
+    own = AdapterRegistry(completion_registry_root(data_dir, workspace))
+    base = "Qwen2.5-Coder-1.5B"
+
+    def served(folder: Path | None = workspace, model: str = base):
+        return resolve_adapter_setting(
+            "promoted", data_dir=data_dir, base_model=model, workspace=folder
+        )
+
+    # No completion adapter yet: the instruction adapter serves, and a rollback goes there.
+    choice = served()
+    assert choice is not None and (choice.name, choice.registry) == ("instruct-1", registry.root)
+    _add(own, source, "ws-1")
+    own.promote("ws-1", reason="test")
+    choice = served()
+    assert choice is not None and (choice.name, choice.registry) == ("ws-1", own.root)
+    assert choice.promoted
+    other = tmp_path / "other"
+    other.mkdir()
+    assert served(other).name == "instruct-1"  # type: ignore[union-attr]
+    assert served(None).name == "instruct-1"  # type: ignore[union-attr]
+    # A completion adapter of another base model is passed over; an id is served as named.
+    _add(own, source, "ws-2", base="Qwen2.5-Coder-0.5B")
+    own.promote("ws-2", reason="test")
+    assert served().name == "instruct-1"  # type: ignore[union-attr]
+    named = resolve_adapter_setting("instruct-1", data_dir=data_dir, workspace=workspace)
+    assert named is not None and not named.promoted
+
+
 def test_the_serving_model_hot_swaps_to_the_promoted_adapter(
     registry, tmp_path, smoke_model_dir, tiny_config
 ):

@@ -23,6 +23,7 @@ def test_the_bench_fine_tunes_on_training_files_and_scores_held_out_holes(
     argv = [sys.executable, str(REPO / "bench" / "efficacy_repo.py"), "--repo", str(workspace)]
     argv += ["--model", str(smoke_model_dir), "--holes", "12", "--general-holes", "5"]
     argv += ["--epochs", "0.5", "--fim-variants", "1", "--work", str(work)]
+    argv += ["--gate", "--gate-infill-tasks", "2"]
     done = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
@@ -38,3 +39,10 @@ def test_the_bench_fine_tunes_on_training_files_and_scores_held_out_holes(
     # The adapter was trained through the command into the workspace's own registry.
     assert list((work / "data" / "adapters" / "completion").iterdir())
     assert (work / "logs" / "finetune.log").is_file()
+    # --gate: the editor's promotion gate judged it, and the bench says what it decided.
+    gate = result["gate"]
+    assert isinstance(gate["promoted"], bool) and isinstance(gate["failed"], list)
+    verdict = next(line for line in lines if line.startswith("gate: "))
+    assert verdict.startswith("gate: PROMOTED" if gate["promoted"] else "gate: NOT PROMOTED")
+    judged = [line.split(":")[0].split()[-1] for line in lines if line.startswith("  ")]
+    assert {"workspace_completions", "general_code", "humaneval_infill"} <= set(judged)
