@@ -179,6 +179,7 @@ def main() -> int:
         except EfficacyError as exc:
             print(exc, file=sys.stderr)
             return 1
+        gate = gate_decision(result) if args.gate else None  # its report is in the work folder
         frozen = read_snapshot(work / "run")
         heldout = [(f.path, f.text) for f in frozen.heldout_files]
         repo_holes = draw_up_to(heldout, args.holes, args.seed)
@@ -194,7 +195,6 @@ def main() -> int:
         else {}  # a model folder without heldout.json has no general code to check
     )
     training = result["training"]
-    gate = gate_decision(result) if args.gate else None
     print(
         f"repository {frozen.repo_name} ({frozen.root}): {len(frozen.train_files)} training "
         f"files, {len(frozen.heldout_files)} held out by path "
