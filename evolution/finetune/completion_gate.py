@@ -20,7 +20,8 @@ still parses as it did). These criteria replace the pair gate's pass rate in
 held-out files' FIM examples: not worse by more than ``loss_margin``). The candidate is
 promoted when, on the workspace's holes, the edit similarity gain is positive and
 statistically supported (Wilcoxon signed-rank p below ``1 - confidence``; the p-value and the
-95% interval go into the report), and edit similarity on general code is not lower by more
+95% interval go into the report) while the share of valid, non-empty completions does not fall
+significantly (McNemar at the same level), and edit similarity on general code is not lower by more
 than ``general_margin`` (the point estimate, as ``bench/efficacy_repo.py`` states its target;
 the interval is reported), and pass@1 on HumanEval-infill is not lower by more than
 ``infill_margin`` (``infill_check``).
@@ -147,19 +148,25 @@ def judge_workspace(
     changes: dict[str, ScoreChange], accepted: int, config: FinetuneConfig
 ) -> Criterion:
     """Criterion 1: a positive edit-similarity gain on the workspace's held-out holes with
-    Wilcoxon p below ``1 - confidence``."""
+    Wilcoxon p below ``1 - confidence``, and no significant fall (McNemar, same level) in the
+    share of completions that are non-empty and keep the file parsing: lines that look more
+    like the file but break it more often are no better for the user (the server would filter
+    them out)."""
     es, exact, valid = (changes[name] for name in ("edit_similarity", "exact", "valid_nonempty"))
     alpha = 1.0 - config.confidence
-    passed = es.difference > 0 and es.p_value < alpha
+    gain = es.difference > 0 and es.p_value < alpha
+    breaks_more = valid.difference < 0 and valid.p_value < alpha
+    passed = gain and not breaks_more
     low, high = es.difference_interval
     pct = round(es.confidence * 100)
     reason = (
         f"edit similarity on {es.n} held-out holes ({accepted} of them accepted completions) "
         f"{es.before:.3f} → {es.after:.3f} ({100 * es.difference:+.2f} points, {pct}% interval "
         f"{100 * low:+.2f} to {100 * high:+.2f}, Wilcoxon p = {es.p_value:.3g}, "
-        f"{'a gain' if passed else 'no gain'} at p < {alpha:.3g}); exact match "
+        f"{'a gain' if gain else 'no gain'} at p < {alpha:.3g}); exact match "
         f"{exact.before:.3f} → {exact.after:.3f} (McNemar p = {exact.p_value:.3g}); valid and "
-        f"non-empty {valid.before:.3f} → {valid.after:.3f} (McNemar p = {valid.p_value:.3g})"
+        f"non-empty {valid.before:.3f} → {valid.after:.3f} (McNemar p = {valid.p_value:.3g}"
+        f"{', significantly fewer completions keep the file parsing' if breaks_more else ''})"
     )
     details = {name: change.to_dict() for name, change in changes.items()}
     return Criterion("workspace_completions", passed, reason, 0.0, details=details)

@@ -60,6 +60,20 @@ def test_a_supported_gain_passes_and_a_small_or_noisy_one_does_not(tiny_config):
     assert not worse.passed
 
 
+def test_a_gain_whose_completions_break_the_file_more_often_does_not_pass(tiny_config):
+    config = tiny_config()
+    before = _scores([0.3, 0.5, 0.2, 0.9] * 50)
+    closer = [0.5, 0.6, 0.2, 1.0] * 50
+    # The same gain, but half the completions now break the file (they did not before).
+    breaking = [HoleScore(s == 1.0, s, True, i % 2 == 0) for i, s in enumerate(closer)]
+    judged = judge_workspace(compare_holes(before, breaking), 0, config)
+    assert not judged.passed and "a gain at p" in judged.reason
+    assert "significantly fewer completions keep the file parsing" in judged.reason
+    # A few more breaking ones, not significantly many: the gain still counts.
+    few = [HoleScore(s == 1.0, s, True, i not in (3, 7)) for i, s in enumerate(closer)]
+    assert judge_workspace(compare_holes(before, few), 0, config).passed
+
+
 def test_general_code_may_not_drop_by_more_than_the_margin(tiny_config):
     before = _scores([0.5] * 100)
     config = tiny_config(general_margin=0.01)
