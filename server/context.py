@@ -96,6 +96,11 @@ def first_folder_uri(workspace: Workspace) -> str | None:
     return workspace.root_uri or None
 
 
+def in_folder(uri: str, folder_uri: str) -> bool:
+    """Whether the document ``uri`` lies inside the folder ``folder_uri`` (same client's URIs)."""
+    return uri.startswith(folder_uri.rstrip("/") + "/")
+
+
 def locate(workspace: Workspace, uri: str) -> tuple[str | None, str, str]:
     """(repo name, path relative to its workspace folder, folder uri) for a document uri.
 

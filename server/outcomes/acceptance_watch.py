@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from evolution.finetune.stats import fisher_exact_lower
+from server.context import in_folder
 
 TAKEN = ("accepted", "partial")
 LOOKS = (40, 80, 160, 320, 640)
@@ -169,8 +170,7 @@ class AcceptanceWatch:
     def _counts(self, uri: Any, model: Any) -> bool:
         if model != self.model or not isinstance(uri, str):
             return False
-        root = self.workspace_uri
-        return root is None or uri.startswith(root.rstrip("/") + "/")
+        return self.workspace_uri is None or in_folder(uri, self.workspace_uri)
 
 
 def _rounded(rate: float | None) -> float | None:

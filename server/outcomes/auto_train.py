@@ -16,6 +16,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from server.context import in_folder
 from server.errors import ServerError
 from server.outcomes.acceptance_watch import TAKEN
 
@@ -51,12 +52,11 @@ class AutoTrainer:
         except Exception as exc:  # an unreadable registry or log: count from now
             log.warning("counting accepted completions from now: %s", exc)
             return
-        root = folder_uri.rstrip("/") + "/"
         self.accepted |= {
             str(record.get("id"))
             for record in contents.records
             if record.get("outcome") in TAKEN
-            and str(record.get("uri", "")).startswith(root)
+            and in_folder(str(record.get("uri", "")), folder_uri)
             and _after(record.get("shown_at"), since)
         }
         self._maybe_train()
@@ -66,7 +66,7 @@ class AutoTrainer:
         folder_uri = self.ls.workspace_folder_uri()
         if self.threshold == 0 or folder_uri is None or suggestion.outcome not in TAKEN:
             return
-        if suggestion.served.uri.startswith(folder_uri.rstrip("/") + "/"):
+        if in_folder(suggestion.served.uri, folder_uri):
             self.accepted.add(suggestion.id)
             self._maybe_train()
 
