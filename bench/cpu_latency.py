@@ -2,7 +2,8 @@
 
     python bench/cpu_latency.py [--shape qwen2.5-coder-0.5b|qwen2.5-coder-1.5b] [--keystrokes 6]
         [--context 1500] [--suffix-lines 30] [--new-tokens 16] [--threads 0]
-        [--engines float32,float16,int8,llama-Q8_0,llama-Q4_0] [--agreement-prompts 16]
+        [--engines float32,float16,int8,ours-llama-F16,ours-llama-Q8_0,llama-Q8_0,llama-Q4_0]
+        [--agreement-prompts 16]
 
 A RANDOM-WEIGHT model of Qwen2.5-Coder-0.5B's exact shape (1.5B: ``--shape
 qwen2.5-coder-1.5b``) gets FIM prompts of real Python source: ``--context`` tokens before the
@@ -13,19 +14,22 @@ so every request decodes the same length). The first request of each engine fill
 (the cold figure); the keystrokes after it are the session. Engines take turns keystroke by
 keystroke, so other load on the machine hits them alike.
 
-Engines: ours through ``models.load_model`` (the local backend with its KV prefix cache and
-prompt-lookup speculation) with float32, float16 and int8 weights (``models.cpu_weights``),
-and llama.cpp through llama-cpp-python on the same weights converted to GGUF
-(``models.gguf_export``) at Q8_0 and Q4_0, keeping the longest common prefix's keys and values
-between requests (``models.llama_cpp_session``). Both are fed the same token ids.
+Engines: ours through ``models.load_model`` (``LocalModel``: its KV prefix cache and
+prompt-lookup speculation) on transformers with float32, float16 and int8 weights
+(``models.cpu_weights``), and on llama.cpp's kernels (backend ``llama.cpp``,
+``models.llama_engine``) at F16 and Q8_0; against plain llama.cpp through llama-cpp-python on
+the same weights converted to GGUF (``models.gguf_export``) at Q8_0 and Q4_0, keeping the
+longest common prefix's keys and values between requests (``models.llama_cpp_session``), as
+llama.cpp's server does for llama.vscode. All are fed the same token ids.
 
 Decoding reads every weight once per token, so this machine's memory bandwidth bounds it; the
 bandwidth is measured in the same run (summing a 1 GiB tensor on the same threads) and each
 engine's decode is shown against that bound. Greedy agreement with float32 is measured on the
 trained model in models/evoselfcode-small (its held-out files), when it is there.
 
-Last line: JSON with ``ratio`` = the p50 per keystroke of our default CPU path (what
-``quantization: auto`` picks for this model) over llama.cpp Q8_0's, ``target`` 1.0. Without
+Last line: JSON with ``ratio`` = the p50 per keystroke of our default CPU path (what backend
+``auto`` and ``quantization: auto`` pick for this model here) over llama.cpp Q8_0's, ``target``
+1.0. Without
 the optional llama extra the llama.cpp engines are skipped, with the command to install it,
 and ``ratio`` is null. Defaults: 6 keystrokes, a few minutes on a 2-core CPU.
 """
@@ -51,11 +55,15 @@ from models import SamplingParams, fim_prompt, load_model  # noqa: E402
 from models.bench_shapes import SHAPES, add_model_arguments, bench_model_dir, set_threads  # noqa: E402
 from models.device import choose_quantization  # noqa: E402
 from models.errors import UnsupportedError  # noqa: E402
+from models.loading import choose_backend  # noqa: E402
 from models.local import LocalModel  # noqa: E402
+from models.torch_engine import TorchEngine  # noqa: E402
 
 TARGET = 1.0
 TRAINED_MODEL = REPO / "models" / "evoselfcode-small"
 TORCH_ENGINES = {"float32": "none", "float16": "16bit", "int8": "8bit"}  # -> quantization
+# ours on llama.cpp (backend llama.cpp) -> quantization; what ``auto`` picks there comes first
+OUR_LLAMA_ENGINES = {"ours-llama-F16": "16bit", "ours-llama-Q8_0": "8bit"}
 LLAMA_ENGINES = {"llama-Q8_0": "Q8_0", "llama-Q4_0": "Q4_0"}  # -> GGUF file type
 
 
@@ -78,13 +86,33 @@ class Result:
     decode_ms: float
 
 
-def torch_engine(name: str, model: LocalModel) -> Engine:
+def our_engine(name: str, model: LocalModel) -> Engine:
     def generate(ids: list[int], new_tokens: int, min_new_tokens: int) -> Result:
         params = SamplingParams(max_new_tokens=new_tokens, min_new_tokens=min_new_tokens)
         g = model.generate(ids, params)
         return Result(g.token_ids, g.prompt_tokens, g.cached_tokens, g.prefill_ms, g.decode_ms)
 
-    return Engine(name, generate, torch_weight_bytes(model.hf_model))
+    engine = model.engine
+    if isinstance(engine, TorchEngine):
+        weight_bytes = torch_weight_bytes(engine.hf_model)
+    else:
+        weight_bytes = engine.path.stat().st_size
+    return Engine(name, generate, weight_bytes, close=model.close)
+
+
+def load_ours(folder: Path, name: str, device: str, gguf_cache: str) -> LocalModel:
+    """Engine ``name`` of ours (``TORCH_ENGINES`` or ``OUR_LLAMA_ENGINES``) on ``folder``."""
+    if name in OUR_LLAMA_ENGINES:
+        model = load_model(
+            folder,
+            backend="llama.cpp",
+            quantization=OUR_LLAMA_ENGINES[name],
+            data_dir=Path(gguf_cache) / "ours",
+        )
+    else:
+        model = load_model(folder, device=device, quantization=TORCH_ENGINES[name])
+    assert isinstance(model, LocalModel)
+    return model
 
 
 def torch_weight_bytes(hf_model: Any) -> int:
@@ -176,7 +204,8 @@ def main() -> int:
     parser.add_argument("--context", type=int, default=1500, help="tokens before the cursor")
     parser.add_argument("--suffix-lines", type=int, default=30)
     parser.add_argument("--new-tokens", type=int, default=16)
-    parser.add_argument("--engines", default=",".join([*TORCH_ENGINES, *LLAMA_ENGINES]))
+    every = [*TORCH_ENGINES, *OUR_LLAMA_ENGINES, *LLAMA_ENGINES]
+    parser.add_argument("--engines", default=",".join(every))
     parser.add_argument("--agreement-prompts", type=int, default=16)
     parser.add_argument("--agreement-tokens", type=int, default=32)
     parser.add_argument(
@@ -185,26 +214,28 @@ def main() -> int:
     args = parser.parse_args()
     threads = set_threads(args.threads)
     wanted = [e for e in args.engines.split(",") if e]
-    unknown = sorted(set(wanted) - set(TORCH_ENGINES) - set(LLAMA_ENGINES))
+    unknown = sorted(set(wanted) - set(every))
     if unknown:
-        parser.error(f"unknown engines {unknown}; known: {[*TORCH_ENGINES, *LLAMA_ENGINES]}")
+        parser.error(f"unknown engines {unknown}; known: {every}")
 
     print(f"building/loading the RANDOM-WEIGHT '{args.shape}' model...", file=sys.stderr)
     folder = bench_model_dir(args.shape)
     weight_file_bytes = sum(f.stat().st_size for f in folder.glob("*.safetensors"))
-    default_quant = choose_quantization("auto", "cpu", weight_file_bytes)
-    default_engine = next(n for n, q in TORCH_ENGINES.items() if q == default_quant)
-    llama_missing = _llama_missing() if set(wanted) & set(LLAMA_ENGINES) else None
+    if choose_backend("auto", "cpu") == "llama.cpp":
+        default_engine = next(iter(OUR_LLAMA_ENGINES))  # quantization auto: F16
+    else:
+        default_quant = choose_quantization("auto", "cpu", weight_file_bytes)
+        default_engine = next(n for n, q in TORCH_ENGINES.items() if q == default_quant)
+    llama_missing = _llama_missing()
     if llama_missing:
         print(f"llama.cpp engines skipped: {llama_missing}")
+        wanted = [n for n in wanted if n not in OUR_LLAMA_ENGINES and n not in LLAMA_ENGINES]
     engines: list[Engine] = []
     models: dict[str, LocalModel] = {}
     for name in wanted:
-        if name in TORCH_ENGINES:
-            model = load_model(folder, device=args.device, quantization=TORCH_ENGINES[name])
-            assert isinstance(model, LocalModel)
-            models[name] = model
-            engines.append(torch_engine(name, model))
+        if name in TORCH_ENGINES or name in OUR_LLAMA_ENGINES:
+            models[name] = load_ours(folder, name, args.device, args.gguf_cache)
+            engines.append(our_engine(name, models[name]))
     tokenizer_model = next(iter(models.values()), None) or _plain(folder)
     prompts = keystroke_prompts(tokenizer_model, args.context, args.suffix_lines, args.keystrokes)
     stop_ids = sorted(tokenizer_model.codec.stop_ids)
@@ -272,9 +303,10 @@ def measure_agreement(wanted: list[str], args: argparse.Namespace, threads: int)
     expected = [reference.generate(i, params).token_ids for i in ids]
     found: dict[str, Any] = {}
     for name in wanted:
-        if name in TORCH_ENGINES:
-            model = load_model(TRAINED_MODEL, quantization=TORCH_ENGINES[name])
+        if name in TORCH_ENGINES or name in OUR_LLAMA_ENGINES:
+            model = load_ours(TRAINED_MODEL, name, args.device, args.gguf_cache)
             got = [model.generate(i, params).token_ids for i in ids]
+            model.close()
         elif not _llama_missing():
             from models.gguf_export import gguf_file
             from models.llama_cpp_session import LlamaCppSession
@@ -331,7 +363,7 @@ def report(
     for name in agreement:
         if name not in rows:
             rows[name] = {"agreement_identical": round(agreement[name].identical, 3)}
-    header = "engine        p50 ms  p95 ms  cold prefill tok/s  keystroke prefill  decode tok/s"
+    header = "engine            p50 ms  p95 ms  cold prefill tok/s  keystroke prefill  decode tok/s"
     print(header + "  (ms/token vs bandwidth bound)  agreement")
     for name, r in rows.items():
         if "p50_ms" not in r:
@@ -343,7 +375,7 @@ def report(
             else "-"
         )
         print(
-            f"{name + mark:<13} {r['p50_ms']:7.0f} {r['p95_ms']:7.0f} "
+            f"{name + mark:<17} {r['p50_ms']:7.0f} {r['p95_ms']:7.0f} "
             f"{r['cold_prefill_tokens_per_s']:19.1f} "
             f"{r['keystroke_prefill_tokens']:5.0f} tok {r['keystroke_prefill_ms']:6.0f} ms "
             f"{r['decode_tokens_per_s']:12.2f}  ({r['decode_ms_per_token']:.0f} vs "
@@ -354,7 +386,7 @@ def report(
             f"agreement: greedy {args.agreement_tokens} tokens on {args.agreement_prompts} FIM "
             f"cuts of {TRAINED_MODEL.name}'s held-out files, against its float32 output"
         )
-    print(f"* our default CPU path for this model (quantization 'auto' -> {default_engine})")
+    print("* our default CPU path for this model (backend and quantization 'auto')")
     ours = rows.get(default_engine, {}).get("p50_ms")
     theirs = rows.get("llama-Q8_0", {}).get("p50_ms")
     ratio = round(ours / theirs, 3) if ours and theirs else None

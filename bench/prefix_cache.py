@@ -62,7 +62,7 @@ def main() -> int:
     print(f"building/loading the RANDOM-WEIGHT '{args.shape}' model...", file=sys.stderr)
     cached = load_model(bench_model_dir(args.shape), device=args.device, dtype=args.dtype)
     assert isinstance(cached, LocalModel)
-    uncached = LocalModel(cached.hf_model, cached.tokenizer, cached.info, prefix_cache=False)
+    uncached = LocalModel(cached.engine, cached.tokenizer, cached.info, prefix_cache=False)
     info = cached.info
 
     text = session_text()

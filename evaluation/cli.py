@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.tasks import PROMPT_FORMATS
+from models.types import BACKENDS
 
 API_KEY_ENV = "EVOSELFCODE_API_KEY"
 EXIT_BAD_INPUT = 2
@@ -61,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     loading.add_argument(
         "--dtype", default="auto", choices=("auto", "bfloat16", "float16", "float32")
     )
-    loading.add_argument("--backend", default="local", choices=("local", "remote"))
+    loading.add_argument("--backend", default="local", choices=BACKENDS)
     loading.add_argument(
         "--remote-url", help=f"OpenAI-compatible base URL (API key: ${API_KEY_ENV})"
     )

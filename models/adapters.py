@@ -20,11 +20,11 @@ from models.loading import quiet_weight_loading
 logger = logging.getLogger(__name__)
 
 
-class AdapterSet:
-    """The adapters loaded on one model and which one (if any) is active."""
+class AdapterNames:
+    """Which adapters are loaded (name → folder) and which one is active: the bookkeeping and
+    the checks both engines' adapter sets share."""
 
-    def __init__(self, model: Any) -> None:
-        self._model = model
+    def __init__(self) -> None:
         self._paths: dict[str, Path] = {}
         self.active: str | None = None
 
@@ -32,9 +32,7 @@ class AdapterSet:
     def loaded(self) -> dict[str, Path]:
         return dict(self._paths)
 
-    def load(self, path: str | Path, name: str) -> None:
-        """Load the adapter in ``path`` as ``name``; the active adapter does not change."""
-        folder = Path(path).expanduser()
+    def _check_new(self, name: str) -> None:
         if not name:
             raise InvalidRequestError("an adapter needs a non-empty name")
         if name in self._paths:
@@ -42,6 +40,25 @@ class AdapterSet:
                 f"an adapter named {name!r} is already loaded (from {self._paths[name]}); "
                 "unload it first or pick another name"
             )
+
+    def _check_loaded(self, name: str | None) -> None:
+        if name is not None and name not in self._paths:
+            raise InvalidRequestError(
+                f"no adapter named {name!r} is loaded; loaded: {sorted(self._paths) or 'none'}"
+            )
+
+
+class AdapterSet(AdapterNames):
+    """The adapters loaded on one transformers model and which one (if any) is active."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self._model = model
+
+    def load(self, path: str | Path, name: str) -> None:
+        """Load the adapter in ``path`` as ``name``; the active adapter does not change."""
+        folder = Path(path).expanduser()
+        self._check_new(name)
         if not (folder / "adapter_config.json").is_file():
             raise ModelLoadError(
                 f"{folder} is not a LoRA adapter folder: it has no adapter_config.json "
@@ -61,19 +78,13 @@ class AdapterSet:
 
     def set(self, name: str | None) -> None:
         """Make ``name`` the active adapter; ``None`` serves the plain base model."""
-        if name is not None and name not in self._paths:
-            raise InvalidRequestError(
-                f"no adapter named {name!r} is loaded; loaded: {sorted(self._paths) or 'none'}"
-            )
+        self._check_loaded(name)
         self.active = name
         self._apply()
 
     def unload(self, name: str) -> None:
         """Remove ``name`` from the model, freeing its weights."""
-        if name not in self._paths:
-            raise InvalidRequestError(
-                f"no adapter named {name!r} is loaded; loaded: {sorted(self._paths) or 'none'}"
-            )
+        self._check_loaded(name)
         if self.active == name:
             self.set(None)
         with _expected_peft_warnings():

@@ -8,6 +8,7 @@ import os
 import sys
 
 from models.paths import DEFAULT_MODEL
+from models.types import BACKENDS
 
 API_KEY_ENV = "EVOSELFCODE_API_KEY"
 
@@ -62,9 +63,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--quantization",
         default="auto",
         choices=("auto", "none", "16bit", "8bit", "4bit"),
-        help="auto: int8 weights on a CPU, full precision on a GPU",
+        help="auto: float16 weights on a CPU (F16 on llama.cpp), as loaded on a GPU",
     )
-    complete.add_argument("--backend", default="local", choices=("local", "remote"))
+    complete.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKENDS,
+        help="auto: llama.cpp on a CPU when the llama extra is installed, else local "
+        "(transformers); remote: an OpenAI-compatible server",
+    )
     complete.add_argument(
         "--remote-url",
         default="http://127.0.0.1:8000/v1",

@@ -28,7 +28,7 @@ class CompletionRequest:
     device: str = "auto"
     dtype: str = "auto"
     quantization: str = "auto"
-    backend: str = "local"
+    backend: str = "auto"
     remote_url: str | None = None
     remote_model: str | None = None
     api_key: str | None = None

@@ -17,6 +17,8 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import json
+import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +101,12 @@ def export_gguf(model_dir: str | Path, out_path: str | Path, *, file_type: str =
                 if file_type == "F16" and data.ndim == 2:
                     data = data.astype(np.float16)  # norms and biases stay float32, as upstream
                 writer.add_tensor(gguf_name, data)
+    return write_gguf(writer, out)
+
+
+def write_gguf(writer: Any, out: Path) -> Path:
+    """Write what ``writer`` (a ``gguf.GGUFWriter`` on ``out``) holds: header, metadata,
+    tensors."""
     out.parent.mkdir(parents=True, exist_ok=True)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -107,16 +115,39 @@ def export_gguf(model_dir: str | Path, out_path: str | Path, *, file_type: str =
     return out
 
 
-def quantize_gguf(src: str | Path, dst: str | Path, file_type: str, *, threads: int = 0) -> Path:
-    """Quantize the GGUF ``src`` to ``file_type`` (``Q8_0``, ``Q4_0``, ...) with llama.cpp."""
+# llama.cpp's log levels (ggml_log_level) that reach our log; INFO (a line per tensor when
+# loading or quantizing), DEBUG and continuations of those are dropped.
+_LLAMA_LOG_LEVELS = {2: logging.WARNING, 3: logging.ERROR}
+_llama_log_callback: Any = None  # referenced here, or ctypes would free what C calls
+
+
+def import_llama_cpp() -> Any:
+    """The ``llama_cpp`` module, with llama.cpp's warnings and errors in our log (logger
+    ``llama.cpp``) and the rest of its log dropped: by default it prints all of it to stderr,
+    which is the language server's log."""
+    global _llama_log_callback
     require_llama_extra("llama_cpp")
-    import logging
+    import ctypes
 
     import llama_cpp  # pyright: ignore[reportMissingImports]  (the optional llama extra)
 
-    # llama-cpp-python prints llama.cpp's log through this logger: one line per tensor at INFO
-    logging.getLogger("llama-cpp-python").setLevel(logging.WARNING)
+    if _llama_log_callback is None:
+        log = logging.getLogger("llama.cpp")
+        last = [0]
 
+        def forward(level: int, text: bytes, user_data: Any) -> None:
+            last[0] = last[0] if level == 5 else level  # 5: the previous message goes on
+            if last[0] in _LLAMA_LOG_LEVELS:
+                log.log(_LLAMA_LOG_LEVELS[last[0]], "%s", text.decode("utf-8", "replace").rstrip())
+
+        _llama_log_callback = llama_cpp.llama_log_callback(forward)
+        llama_cpp.llama_log_set(_llama_log_callback, ctypes.c_void_p(0))
+    return llama_cpp
+
+
+def quantize_gguf(src: str | Path, dst: str | Path, file_type: str, *, threads: int = 0) -> Path:
+    """Quantize the GGUF ``src`` to ``file_type`` (``Q8_0``, ``Q4_0``, ...) with llama.cpp."""
+    llama_cpp = import_llama_cpp()
     if file_type not in FILE_TYPES:
         raise ValueError(f"file_type must be one of {sorted(FILE_TYPES)}, got {file_type!r}")
     params = llama_cpp.llama_model_quantize_default_params()
@@ -131,26 +162,40 @@ def quantize_gguf(src: str | Path, dst: str | Path, file_type: str, *, threads: 
 
 
 def gguf_file(model_dir: str | Path, file_type: str, cache_dir: str | Path) -> Path:
-    """The GGUF of ``model_dir`` at ``file_type`` in ``cache_dir``, converted on first use.
-
-    The name carries the weights' size and modification time, so changed weights convert again.
-    """
+    """The GGUF of ``model_dir`` at ``file_type`` in ``cache_dir``, converted on first use
+    (again when the weights change)."""
     folder = Path(model_dir)
-    stamp = "-".join(
-        f"{p.stat().st_size}-{p.stat().st_mtime_ns}" for p in sorted(folder.glob("*.safetensors"))
+    weights = sorted(folder.glob("*.safetensors"))
+    if not weights:
+        raise ModelLoadError(f"no .safetensors weights in {folder}")
+    root = Path(cache_dir)
+    base = cached_conversion(
+        weights, root, f"{folder.name}-F32", lambda tmp: export_gguf(folder, tmp, file_type="F32")
+    )
+    if file_type == "F32":
+        return base
+    return cached_conversion(
+        weights, root, f"{folder.name}-{file_type}", lambda tmp: quantize_gguf(base, tmp, file_type)
     )
 
-    key = hashlib.sha256(f"{folder.resolve()}|{stamp}".encode()).hexdigest()[:12]
-    root = Path(cache_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    target = root / f"{folder.name}-{key}-{file_type}.gguf"
-    if target.is_file():
-        return target
-    base = root / f"{folder.name}-{key}-F32.gguf"
-    if not base.is_file():
-        _atomic(base, lambda tmp: export_gguf(folder, tmp, file_type="F32"))
-    if file_type != "F32":
-        _atomic(target, lambda tmp: quantize_gguf(base, tmp, file_type))
+
+def cached_conversion(
+    sources: list[Path], cache_dir: Path, stem: str, write: Callable[[Path], object]
+) -> Path:
+    """``cache_dir/<stem>-<key>.gguf``, written by ``write(path)`` when it is not there yet.
+
+    The key hashes the sources' paths, sizes and modification times, so changed sources
+    convert again; the file is written under a temporary name, so an interrupted conversion
+    leaves no half file behind.
+    """
+    stamp = "|".join(
+        f"{p.resolve()}-{p.stat().st_size}-{p.stat().st_mtime_ns}" for p in sources if p.is_file()
+    )
+    key = hashlib.sha256(stamp.encode()).hexdigest()[:12]
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    target = cache_dir / f"{stem}-{key}.gguf"
+    if not target.is_file():
+        _atomic(target, write)
     return target
 
 

@@ -5,6 +5,9 @@ generations are serialized by a lock; a waiting call still notices its cancel to
 limit. The KV cache of the last single generation is kept for the next one (prefix reuse).
 Single generations decode speculatively by default (``speculation``; ``None`` turns it off):
 prompt-lookup drafts, checked where that is measured to pay on this machine.
+The forward passes come from an engine: transformers (``models.torch_engine``) or llama.cpp
+(``models.llama_engine``), which decodes one row at a time, so batches and candidates run
+one after another there.
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from models.adapters import AdapterSet
-from models.candidates import check_candidates, decode_candidates
+from models.candidates import candidate_params, check_candidates, decode_candidates
 from models.chat import chat_prompt, chat_prompts
 from models.decode import Deadline, Runtime, decode_batch, decode_one
 from models.encoding import Codec
+from models.errors import UnsupportedError
 from models.prefix_cache import PrefixCache
 from models.speculation import DraftGovernor, Speculation
 from models.tokens import Prompt
+from models.torch_engine import TorchEngine
 from models.types import (
     CancelToken,
     Generation,
@@ -35,7 +39,7 @@ from models.types import (
 )
 
 if TYPE_CHECKING:
-    import torch
+    from models.llama_engine import LlamaCppEngine
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +49,14 @@ DEFAULT_SPECULATION = Speculation()
 
 
 class LocalModel:
-    """A loaded model with its tokenizer; build it with ``models.load_model``."""
+    """A loaded model with its tokenizer; build it with ``models.load_model``.
+
+    ``engine`` (a ``TorchEngine`` or a ``LlamaCppEngine``) may serve several ``LocalModel``
+    objects, e.g. one without the prefix cache for a benchmark."""
 
     def __init__(
         self,
-        hf_model: Any,
+        engine: TorchEngine | LlamaCppEngine,
         hf_tokenizer: Any,
         info: ModelInfo,
         *,
@@ -57,25 +64,24 @@ class LocalModel:
         prefill_chunk: int = 512,
         speculation: Speculation | None = DEFAULT_SPECULATION,
     ) -> None:
-        self._model = hf_model.eval()
-        eos = hf_model.generation_config.eos_token_id
-        eos_ids = [eos] if isinstance(eos, int) else list(eos or ())
-        self.codec = Codec(hf_tokenizer, eos_ids)
+        self.engine: TorchEngine | LlamaCppEngine = engine
+        self.codec = Codec(hf_tokenizer, engine.eos_ids)
         self._info = info
         self._lock = threading.Lock()
         self._runtime = Runtime(
-            self._forward,
-            self._new_cache,
+            engine.forward,
+            engine.new_cache,
             self.codec,
-            info.device,
+            engine.device,
             prefill_chunk,
-            forward_tail=self._forward_tail,
+            forward_tail=engine.forward_tail,
+            stack_caches=engine.stack_caches,
         )
         # Prompt-lookup drafting for ``generate``; read once per call, so it can be reassigned.
         self.speculation = speculation
         self._governor = DraftGovernor()  # measures this machine's costs as generations run
-        self._prefix = PrefixCache(self._new_cache, enabled=prefix_cache)
-        self._adapters = AdapterSet(hf_model)
+        self._prefix = PrefixCache(engine.new_cache, enabled=prefix_cache)
+        self._adapters = engine.adapters
         self._render_template = _template_renderer(hf_tokenizer)
 
     def __repr__(self) -> str:
@@ -89,7 +95,12 @@ class LocalModel:
     @property
     def hf_model(self) -> Any:
         """The underlying transformers model (fine-tuning and scoring use it directly)."""
-        return self._model
+        if not isinstance(self.engine, TorchEngine):
+            raise UnsupportedError(
+                "this model runs on llama.cpp, which has no transformers model: fine-tuning "
+                "and scoring load it with the local (transformers) backend"
+            )
+        return self.engine.hf_model
 
     @property
     def tokenizer(self) -> Any:
@@ -168,6 +179,13 @@ class LocalModel:
         check_candidates(n)
         if n == 1:
             return [self.generate(prompt, params, cancel=cancel, stop_check=stop_check)]
+        if not self.engine.batched:  # one row at a time; the prompt stays in the prefix cache
+            return [
+                self.generate(
+                    prompt, candidate_params(params, i), cancel=cancel, stop_check=stop_check
+                )
+                for i in range(n)
+            ]
         started = time.monotonic()
         if cancel is not None and cancel.cancelled:
             return [Generation.cancelled_before_start() for _ in range(n)]
@@ -200,6 +218,8 @@ class LocalModel:
         different kernel shapes can round a near-tie the other way). The lock is released
         between batches, so interactive completions are not starved by a long evaluation.
         """
+        if not self.engine.batched:
+            return [self.generate(p, params, cancel=cancel) for p in prompts]
         started = time.monotonic()
         if cancel is not None and cancel.cancelled:
             return [Generation.cancelled_before_start() for _ in prompts]
@@ -281,9 +301,11 @@ class LocalModel:
         return self._adapters.loaded
 
     def close(self) -> None:
-        """Drop the caches; the weights go with the last reference to this object."""
+        """Drop the caches and free the engine (llama.cpp's memory; transformers' weights go
+        with the last reference to them)."""
         with self._lock:
             self._prefix.clear()
+            self.engine.close()
 
     # -- internals -------------------------------------------------------------------------
 
@@ -303,44 +325,6 @@ class LocalModel:
             self._lock.release()
             return False
         return True
-
-    def _new_cache(self) -> Any:
-        from transformers import DynamicCache
-
-        return DynamicCache(config=self._model.config)
-
-    def _forward(
-        self,
-        input_ids: torch.Tensor,
-        position_ids: torch.Tensor,
-        cache: Any,
-        attention_mask: torch.Tensor | None,
-    ) -> torch.Tensor:
-        return self._logits(input_ids, position_ids, cache, attention_mask, 1)[:, -1]  # [B, vocab]
-
-    def _forward_tail(
-        self, input_ids: torch.Tensor, position_ids: torch.Tensor, cache: Any, keep: int
-    ) -> torch.Tensor:
-        """Logits of the last ``keep`` fed positions (a speculative draft's check)."""
-        return self._logits(input_ids, position_ids, cache, None, keep)  # [B, keep, vocab]
-
-    def _logits(
-        self,
-        input_ids: torch.Tensor,
-        position_ids: torch.Tensor,
-        cache: Any,
-        attention_mask: torch.Tensor | None,
-        keep: int,
-    ) -> torch.Tensor:
-        out = self._model(
-            input_ids=input_ids,
-            position_ids=position_ids,
-            attention_mask=attention_mask,
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=keep,  # the vocabulary projection only where logits are used
-        )
-        return out.logits.float()  # [B, keep, vocab]
 
 
 def _template_renderer(hf_tokenizer: Any) -> Any:

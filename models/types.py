@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 # "time-box": ``time_box_s`` had passed and the text reached a line end (see SamplingParams).
 FinishReason = Literal["eos", "stop", "length", "time", "time-box", "cancelled"]
 ModelKind = Literal["base", "instruct"]
+# Where a model runs: transformers in this process, llama.cpp in this process
+# (``models.llama_engine``), or an OpenAI-compatible server. ``auto`` picks one of the first
+# two (``models.loading.choose_backend``).
+Backend = Literal["local", "llama.cpp", "remote"]
+BACKENDS: tuple[str, ...] = ("auto", "local", "llama.cpp", "remote")
 
 # Qwen2.5-Coder models generate well past this, but one request never needs more.
 MAX_NEW_TOKENS = 2048
@@ -125,7 +130,7 @@ class ModelInfo:
     context_window: int
     adapter: str | None
     random_weights: bool
-    backend: Literal["local", "remote"]
+    backend: Backend
     token_count: Literal["exact", "approximate"] = "exact"
     trained_here: bool = False
 

@@ -42,6 +42,7 @@ class ModelSpec:
     backend: str
     remote_base_url: str
     remote_model: str
+    data_dir: str  # the llama.cpp backend's GGUF files live under it
 
     @classmethod
     def completion(cls, settings: Settings) -> ModelSpec:
@@ -54,6 +55,7 @@ class ModelSpec:
             backend=settings.backend,
             remote_base_url=settings.remote.base_url,
             remote_model=settings.remote.model,
+            data_dir=settings.data_dir,
         )
 
 
@@ -81,6 +83,7 @@ def load(spec: ModelSpec) -> CodeModel:
         backend=spec.backend,
         remote_base_url=spec.remote_base_url if spec.backend == "remote" else None,
         remote_model=spec.remote_model or None,
+        data_dir=spec.data_dir or None,
     )
 
 

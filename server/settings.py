@@ -33,7 +33,7 @@ LogLevel = Literal["error", "warning", "info", "debug"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Dtype = Literal["auto", "bfloat16", "float16", "float32"]
 Quantization = Literal["auto", "none", "16bit", "8bit", "4bit"]
-Backend = Literal["local", "remote"]
+Backend = Literal["auto", "local", "llama.cpp", "remote"]
 
 
 def bounded(default: float, minimum: float | None = None, maximum: float | None = None) -> Any:
@@ -129,7 +129,7 @@ class Settings:
     device: Device = "auto"
     dtype: Dtype = "auto"
     quantization: Quantization = "auto"
-    backend: Backend = "local"
+    backend: Backend = "auto"
     remote: RemoteSettings = field(default_factory=RemoteSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     chat: ChatSettings = field(default_factory=ChatSettings)

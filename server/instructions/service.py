@@ -107,6 +107,7 @@ class ChatModelHost:
             backend="local",
             remote_base_url="",
             remote_model="",
+            data_dir=settings.data_dir,
         )
         if self._model is None or spec != self._spec:
             if self._model is not None:

@@ -67,10 +67,9 @@ def launch(settings: Settings, overrides: Mapping[str, Any], *, resume: bool) ->
     from evolution.finetune.runs import run_to_resume
     from models.paths import resolve_data_dir
 
-    if settings.backend != "local":
+    if settings.backend == "remote":
         raise FinetuneSetupError(
-            "fine-tuning trains the local completion model; evoselfcode.backend is "
-            f"{settings.backend!r}"
+            "fine-tuning trains the local completion model; evoselfcode.backend is 'remote'"
         )
     data_dir = resolve_data_dir(settings.data_dir)
     given = {camel_to_snake(str(key)): value for key, value in overrides.items()}

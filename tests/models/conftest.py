@@ -56,7 +56,7 @@ def lively_uncached(lively):
     """A second runtime over the same weights with prefix reuse off: the reference."""
     from models.local import LocalModel
 
-    return LocalModel(lively.hf_model, lively.tokenizer, lively.info, prefix_cache=False)
+    return LocalModel(lively.engine, lively.tokenizer, lively.info, prefix_cache=False)
 
 
 @pytest.fixture(scope="session")

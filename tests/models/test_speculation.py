@@ -99,7 +99,7 @@ def test_the_governor_checks_drafts_where_they_pay():
 
 def runtime(lively, speculation: Speculation | None, *, prefix_cache: bool = False) -> LocalModel:
     return LocalModel(
-        lively.hf_model,
+        lively.engine,
         lively.tokenizer,
         lively.info,
         prefix_cache=prefix_cache,
