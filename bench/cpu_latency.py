@@ -1,6 +1,7 @@
 """Typing mid-file on a CPU: our model runtime against llama.cpp on the same weights.
 
-    python bench/cpu_latency.py [--shape qwen2.5-coder-0.5b|qwen2.5-coder-1.5b] [--keystrokes 6]
+    python bench/cpu_latency.py [--shape qwen2.5-coder-0.5b|qwen2.5-coder-1.5b | --model DIR]
+        [--keystrokes 6]
         [--context 1500] [--suffix-lines 30] [--new-tokens 16] [--threads 0]
         [--engines float32,float16,int8,ours-llama-F16,ours-llama-Q8_0,llama-Q8_0,llama-Q4_0]
         [--agreement-prompts 16]
@@ -10,7 +11,9 @@ qwen2.5-coder-1.5b``) gets FIM prompts of real Python source: ``--context`` toke
 cursor and ``--suffix-lines`` lines after it (typing mid-file: PSM puts the suffix after the
 prefix, so it is prefilled again on every keystroke). Each keystroke types the next character
 of the line at the cursor and asks for ``--new-tokens`` greedy tokens (end-of-text suppressed,
-so every request decodes the same length). The first request of each engine fills its cache
+so every request decodes the same length). ``--model`` times a model folder instead, e.g. the
+shipped ``models/evoselfcode-small`` (its context is 512 tokens: ``--context 300
+--suffix-lines 8``). The first request of each engine fills its cache
 (the cold figure); the keystrokes after it are the session. Engines take turns keystroke by
 keystroke, so other load on the machine hits them alike.
 
@@ -200,6 +203,7 @@ def main() -> int:
     add_model_arguments(parser)
     # a user's machine is idle while they type: every core (0 = torch's default, one per core)
     parser.set_defaults(shape="qwen2.5-coder-0.5b", threads=0)
+    parser.add_argument("--model", help="a model folder to time instead of a random shape")
     parser.add_argument("--keystrokes", type=int, default=6)
     parser.add_argument("--context", type=int, default=1500, help="tokens before the cursor")
     parser.add_argument("--suffix-lines", type=int, default=30)
@@ -218,8 +222,11 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown engines {unknown}; known: {every}")
 
-    print(f"building/loading the RANDOM-WEIGHT '{args.shape}' model...", file=sys.stderr)
-    folder = bench_model_dir(args.shape)
+    if args.model:
+        folder = Path(args.model)
+    else:
+        print(f"building/loading the RANDOM-WEIGHT '{args.shape}' model...", file=sys.stderr)
+        folder = bench_model_dir(args.shape)
     weight_file_bytes = sum(f.stat().st_size for f in folder.glob("*.safetensors"))
     if choose_backend("auto", "cpu") == "llama.cpp":
         default_engine = next(iter(OUR_LLAMA_ENGINES))  # quantization auto: F16
@@ -262,7 +269,9 @@ def main() -> int:
     agreement = measure_agreement(wanted, args, threads) if TRAINED_MODEL.is_dir() else {}
     for engine in engines:
         engine.close()
-    return report(engines, cold, agreement, args, threads, bandwidth, default_engine, prompts)
+    return report(
+        engines, cold, agreement, args, threads, bandwidth, default_engine, prompts, folder
+    )
 
 
 def _llama_missing() -> str | None:
@@ -332,8 +341,10 @@ def report(
     bandwidth: float,
     default_engine: str,
     prompts: list[list[int]],
+    folder: Path,
 ) -> int:
-    print(f"model: RANDOM WEIGHTS, shape {args.shape} {SHAPES[args.shape]}, cpu, {threads} threads")
+    what = folder if args.model else f"RANDOM WEIGHTS, shape {args.shape} {SHAPES[args.shape]}"
+    print(f"model: {what}, cpu, {threads} threads")
     print(
         f"session: {args.keystrokes} keystrokes after a cold request, one character each, "
         f"prompt {len(prompts[-1])} tokens ({args.suffix_lines} lines after the cursor), "
@@ -408,9 +419,10 @@ def report(
                 "keystrokes": args.keystrokes,
                 "prompt_tokens": len(prompts[-1]),
                 "new_tokens": args.new_tokens,
-                "shape": args.shape,
+                "shape": None if args.model else args.shape,
+                "model": str(folder) if args.model else None,
                 "threads": threads,
-                "random_weights": True,
+                "random_weights": not args.model,
             }
         )
     )
