@@ -15,8 +15,9 @@ UV := $(VENV)/bin/uv
 
 PY_SOURCES := $(shell find server models evolution evaluation -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null)
 TS_SOURCES := $(shell find extension/src -name '*.ts' 2>/dev/null)
-# The model the repository ships; the .vsix carries it (scripts/package-vsix.mjs).
-SHIPPED_MODEL_FILES := $(wildcard models/evoselfcode-small/*)
+# The models the repository ships (completion, chat); the .vsix carries them
+# (scripts/package-vsix.mjs).
+SHIPPED_MODEL_FILES := $(wildcard models/evoselfcode-small/* models/evoselfcode-small-chat/*)
 
 .PHONY: help setup python lock lock-check node extension demo test lint typecheck pytest test-llama test-extension e2e bench clean
 

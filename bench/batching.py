@@ -66,7 +66,11 @@ def decode_ceiling(model: LocalModel, prompt: str, batch: int, steps: int = 8) -
 
     def step_seconds(rows: int) -> float:
         with torch.inference_mode():
-            out = model.hf_model(input_ids=ids.repeat(rows, 1), use_cache=True)
+            out = model.hf_model(  # the product's KV cache (models.torch_engine)
+                input_ids=ids.repeat(rows, 1),
+                past_key_values=model.engine.new_cache(),
+                use_cache=True,
+            )
             cache, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
             times = []
             for _ in range(steps):

@@ -141,6 +141,12 @@ def _generate(
     return [outputs[i] for i in range(len(tasks))]
 
 
+def answer_budget(wanted: int, context_window: int) -> int:
+    """New tokens for an answer: ``wanted``, but at most half of the context window, so that a
+    model with a small window (a few hundred tokens) keeps the other half for the prompt."""
+    return max(1, min(wanted, context_window // 2))
+
+
 def _params(
     settings: GenerationSettings, kind: str, position: int, context_window: int
 ) -> SamplingParams:
@@ -152,7 +158,7 @@ def _params(
     stops = {"infill": ("\n",), "base": BASE_STOPS}.get(kind, ())
     wanted = settings.infill_max_new_tokens if kind == "infill" else settings.max_new_tokens
     return SamplingParams(
-        max_new_tokens=max(1, min(wanted, context_window // 2)),
+        max_new_tokens=answer_budget(wanted, context_window),
         temperature=settings.temperature,
         top_p=settings.top_p if settings.temperature > 0 else 1.0,
         stop=stops,

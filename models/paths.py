@@ -20,6 +20,9 @@ DATA_DIR_ENV = "EVOSELFCODE_DATA_DIR"
 # trained on this project's machines by `evoselfcode pretrain` (its README says what it is).
 # Real models are one setting away (e.g. `Qwen2.5-Coder-1.5B` under the weights folder).
 DEFAULT_MODEL = "evoselfcode-small"
+# Its chat variant in models/evoselfcode-small-chat/ (`evoselfcode chat-tune`), the default
+# instruct model of "Generate code from this instruction".
+DEFAULT_CHAT_MODEL = "evoselfcode-small-chat"
 MODELS_DIR_ENV = "EVOSELFCODE_MODELS_DIR"
 
 

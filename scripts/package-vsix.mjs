@@ -22,7 +22,7 @@ const PACKAGES = ['server', 'models', 'evolution', 'evaluation'];
 // The package-data patterns of pyproject.toml ([tool.setuptools.package-data]), plus sources.
 const SHIPPED = /\.(py|json|yaml|html|jsonl|txt)$/;
 const OUTPUT = 'evoselfcode.vsix';
-const SHIPPED_MODELS = ['evoselfcode-small'];
+const SHIPPED_MODELS = ['evoselfcode-small', 'evoselfcode-small-chat'];
 
 /**
  * Copies one Python package tree; returns the number of files copied.

@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES = (
     "evolution.datagen.cli",  # datagen
     "evolution.finetune.cli",  # finetune, adapters
     "evolution.pretrain.cli",  # pretrain
+    "evolution.chattune.cli",  # chat-tune
     "evaluation.cli",  # eval
     "server.demo.cli",  # demo
 )

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from evaluation.tasks import PromptFormat
-from models.paths import DEFAULT_MODEL
+from models.chat import DEFAULT_SYSTEM_PROMPT
+from models.paths import DEFAULT_CHAT_MODEL, DEFAULT_MODEL
 
 SECTION = "evoselfcode"
 CLIENT_UI = "clientUi"
@@ -69,8 +70,8 @@ class CompletionSettings:
 
 @dataclass(frozen=True)
 class ChatSettings:
-    model: str = "Qwen2.5-Coder-1.5B-Instruct"
-    system_prompt: str = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+    model: str = DEFAULT_CHAT_MODEL
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
     temperature: float = bounded(0.2, 0, 2)
     top_p: float = bounded(0.9, 0.01, 1)
     max_tokens: int = bounded(512, 1, 2048)

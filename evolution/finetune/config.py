@@ -17,6 +17,7 @@ from typing import Any
 
 from evaluation.tasks import PROMPT_FORMATS
 from evolution.finetune.errors import ConfigError
+from models.chat import DEFAULT_SYSTEM_PROMPT
 from models.paths import DEFAULT_MODEL
 
 # Every linear projection of a Qwen2 decoder layer: LoRA on all of them learns most
@@ -31,9 +32,9 @@ ALL_LINEAR_PROJECTIONS = (
     "down_proj",
 )
 
-# Qwen2.5-Coder-Instruct's default system prompt; serving uses the same one
-# (``evoselfcode.chat.systemPrompt``), so training prompts match serving prompts.
-QWEN_DEFAULT_SYSTEM_PROMPT = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+# Qwen2.5-Coder-Instruct's default system prompt, as the model runtime writes it; serving uses
+# the same one (``evoselfcode.chat.systemPrompt``), so training prompts match serving prompts.
+QWEN_DEFAULT_SYSTEM_PROMPT = DEFAULT_SYSTEM_PROMPT
 
 GROUPS = {
     "model": "model and device",

@@ -71,14 +71,15 @@ def compare_holes(
     if len(before) != len(after) or not before:
         raise ValueError("compare_holes needs the scores of the same, non-empty list of holes")
     return {
-        name: _compare(
+        name: compare_scores(
             [float(getattr(s, name)) for s in before],
             [float(getattr(s, name)) for s in after],
-            name,
-            confidence,
-            seed,
+            score=name,
+            test=test,
+            confidence=confidence,
+            seed=seed,
         )
-        for name in SCORE_TESTS
+        for name, test in SCORE_TESTS.items()
     }
 
 
@@ -92,8 +93,8 @@ def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[fl
     return (mean - half, mean + half)
 
 
-def _side_interval(values: list[float], name: str, confidence: float) -> tuple[float, float]:
-    if SCORE_TESTS[name] == "wilcoxon":
+def _side_interval(values: list[float], test: str, confidence: float) -> tuple[float, float]:
+    if test == "wilcoxon":
         return mean_interval(values, confidence)
     from evaluation.metrics import wilson_interval
 
@@ -101,9 +102,18 @@ def _side_interval(values: list[float], name: str, confidence: float) -> tuple[f
     return wilson_interval(statistics.fmean(values), len(values), z)
 
 
-def _compare(
-    before: list[float], after: list[float], name: str, confidence: float, seed: int
+def compare_scores(
+    before: Sequence[float],
+    after: Sequence[float],
+    *,
+    score: str,
+    test: str,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> ScoreChange:
+    """One score of the same items before and after, paired: ``test`` is "wilcoxon" for a
+    graded score (edit similarity), "mcnemar" for a yes/no one (0/1 values)."""
+    before, after = [float(v) for v in before], [float(v) for v in after]
     one_sided = 0.5 + confidence / 2  # two one-sided bounds make the two-sided interval
     low, high = (
         paired_bootstrap(
@@ -111,22 +121,22 @@ def _compare(
         )
         for side in ("lower", "upper")
     )
-    if SCORE_TESTS[name] == "wilcoxon":
+    if test == "wilcoxon":
         p_value = wilcoxon_signed_rank([a - b for a, b in zip(after, before, strict=True)]).p_value
     else:
         p_value = mcnemar_exact(low.worse, low.better)
     return ScoreChange(
-        score=name,
+        score=score,
         n=len(before),
         before=low.baseline_mean,
         after=low.candidate_mean,
-        before_interval=_side_interval(before, name, confidence),
-        after_interval=_side_interval(after, name, confidence),
+        before_interval=_side_interval(before, test, confidence),
+        after_interval=_side_interval(after, test, confidence),
         difference=low.mean_difference,
         difference_interval=(low.bound, high.bound),
         better=low.better,
         worse=low.worse,
         p_value=p_value,
-        test=SCORE_TESTS[name],
+        test=test,
         confidence=confidence,
     )

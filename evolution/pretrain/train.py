@@ -196,11 +196,14 @@ class Trainer:
         )
 
     def step(self) -> float:
-        import torch
-
         self.model.train()
         inputs, targets = self._batch()
-        loss = self.loss_of(inputs, targets)
+        return self.optimise(self.loss_of(inputs, targets))
+
+    def optimise(self, loss: Any) -> float:
+        """One optimiser step on ``loss`` of the step's ``batch_size`` rows; its value."""
+        import torch
+
         loss.backward()
         if self.config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)

@@ -95,6 +95,7 @@ async def _generate(ls: EvoServer, plan: Plan) -> dict[str, Any]:
         "applied": applied,
         "followUp": plan.follow_up,
         "turns": plan.conversation.turns,
+        **ls.instructions.chat_model.describe(),  # which model, and plainly what it is
     }
     if failure:
         result["failureReason"] = failure

@@ -89,6 +89,14 @@ class Plan:
     follow_up: bool  # continues ``conversation`` (else it is a new one)
 
 
+# Said with every answer of an instruct model trained here (``ModelInfo.trained_here``), such
+# as the shipped evoselfcode-small-chat, as the status says it of the completion model.
+TRAINED_HERE_NOTE = (
+    "a small model trained here by EvoSelfCode: plausible code, often wrong, nowhere near "
+    "Qwen2.5-Coder-Instruct"
+)
+
+
 class ChatModelHost:
     """The instruct model, loaded on first use and again when its settings change."""
 
@@ -115,7 +123,21 @@ class ChatModelHost:
                 self._model = None
             log.info("loading the instruct model %s", spec.name)
             self._model, self._spec = load(spec), spec
+            note = self.describe().get("modelNote")
+            log.info("instruct model %s ready%s", spec.name, f" ({note})" if note else "")
         return self._model
+
+    def describe(self) -> dict[str, str]:
+        """The loaded model's name and, for a test model or one trained here, a plain note."""
+        if self._model is None:
+            return {}
+        info = self._model.info
+        described = {"model": info.name}
+        if info.random_weights:
+            described["modelNote"] = f"{info.name} has RANDOM WEIGHTS: its code is junk"
+        elif info.trained_here:
+            described["modelNote"] = f"{info.name} is {TRAINED_HERE_NOTE}"
+        return described
 
 
 class InstructionService:
@@ -178,6 +200,7 @@ class InstructionService:
         on_text: TextCallback | None = None,
     ) -> tuple[str, str]:
         """(raw answer, extracted code); runs on the chat thread."""
+        from evaluation.generation import answer_budget
         from models.types import SamplingParams
 
         model = self.chat_model.get(settings)
@@ -186,7 +209,9 @@ class InstructionService:
             {"role": "user", "content": plan.source.instruction},
         ]
         params = SamplingParams(
-            max_new_tokens=settings.chat.max_tokens,
+            # A small model (the shipped chat model's window is 512 tokens) keeps half of its
+            # window for the instruction and the conversation.
+            max_new_tokens=answer_budget(settings.chat.max_tokens, model.info.context_window),
             temperature=settings.chat.temperature,
             top_p=settings.chat.top_p,
         )

@@ -98,7 +98,7 @@ def test_the_conversion_is_cached_until_the_weights_change(adapter_dir, tmp_path
 
 
 def test_what_llama_cpp_cannot_load_is_refused_with_the_reason(adapter_dir, tmp_path):
-    with pytest.raises(ModelLoadError, match="no adapter_config.json"):
+    with pytest.raises(ModelLoadError, match=r"no adapter_config\.json"):
         gguf_adapter_file(tmp_path, tmp_path / "cache", layers=2)
     dora = tmp_path / "dora"
     shutil.copytree(adapter_dir, dora)
@@ -132,7 +132,9 @@ def on_llama(lively_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     from models import load_model
 
     data_dir = tmp_path_factory.mktemp("data")
-    model = load_model(lively_model_dir, backend="llama.cpp", quantization="none", data_dir=data_dir)
+    model = load_model(
+        lively_model_dir, backend="llama.cpp", quantization="none", data_dir=data_dir
+    )
     yield model
     model.close()
 
@@ -183,7 +185,9 @@ def test_stops_cancel_and_several_candidates(on_llama, lively_uncached, source_t
     cut = on_llama.generate(prompt, GREEDY, cancel=cancel, on_text=cancel_after_first)
     assert cut.finish_reason == "cancelled" and cut.new_tokens < 24
 
-    candidates = on_llama.generate_candidates(prompt, SamplingParams(max_new_tokens=8, min_new_tokens=8, seed=3), 3)
+    candidates = on_llama.generate_candidates(
+        prompt, SamplingParams(max_new_tokens=8, min_new_tokens=8, seed=3), 3
+    )
     assert len(candidates) == 3
     assert candidates[0].token_ids == full.token_ids[:8]  # the first is the greedy suggestion
     assert all(c.cached_tokens > 0 for c in candidates[1:])  # one prefill for all of them

@@ -64,3 +64,21 @@ def test_command_arguments_are_checked():
     for bad in (None, [], {"uri": 1}, {"uri": "u"}, {"uri": "u", "position": {"line": -1}}):
         with pytest.raises(InstructionError):
             GenerateRequest.parse(bad)
+
+
+def test_the_answer_says_plainly_when_the_instruct_model_is_a_small_one_trained_here():
+    from types import SimpleNamespace
+
+    from server.instructions.service import TRAINED_HERE_NOTE, ChatModelHost
+
+    host = ChatModelHost()
+    assert host.describe() == {}  # nothing loaded yet
+    info = SimpleNamespace(name="evoselfcode-small-chat", random_weights=False, trained_here=True)
+    host._model = SimpleNamespace(info=info)  # type: ignore[assignment]
+    assert host.describe() == {
+        "model": "evoselfcode-small-chat",
+        "modelNote": f"evoselfcode-small-chat is {TRAINED_HERE_NOTE}",
+    }
+    assert "small model trained here" in TRAINED_HERE_NOTE
+    info.trained_here = False  # a real instruct model: its name, no note
+    assert host.describe() == {"model": "evoselfcode-small-chat"}

@@ -230,6 +230,10 @@ export interface GenerateResult {
   /** True when the server applied the edit itself (workspace/applyEdit). */
   applied?: boolean;
   failureReason?: string;
+  /** The instruct model that wrote it. */
+  model?: string;
+  /** What that model is, plainly, when it is a small model trained here or a test model. */
+  modelNote?: string;
 }
 
 /** `evoselfcode.trainingData`: the store's statistics and where its file is. */

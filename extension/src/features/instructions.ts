@@ -84,6 +84,9 @@ async function generate(deps: SelfEvolveDeps, arg?: CodeTarget): Promise<void> {
       edit.insert(document.uri, at, `\n${result.code}\n`);
       await vscode.workspace.applyEdit(edit);
     }
+    if (result.modelNote) {
+      vscode.window.setStatusBarMessage(`EvoSelfCode: ${result.modelNote}`, 10000);
+    }
   } catch (error) {
     if (error instanceof Cancelled) return;
     await showCommandError(logger, 'Code generation', error);
