@@ -141,7 +141,8 @@ def import_llama_cpp() -> Any:
                 log.log(_LLAMA_LOG_LEVELS[last[0]], "%s", text.decode("utf-8", "replace").rstrip())
 
         _llama_log_callback = llama_cpp.llama_log_callback(forward)
-        llama_cpp.llama_log_set(_llama_log_callback, ctypes.c_void_p(0))
+    # every time: llama-cpp-python's ``Llama`` class, if something imported it, sets its own
+    llama_cpp.llama_log_set(_llama_log_callback, ctypes.c_void_p(0))
     return llama_cpp
 
 
