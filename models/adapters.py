@@ -20,6 +20,17 @@ from models.loading import quiet_weight_loading
 logger = logging.getLogger(__name__)
 
 
+def adapter_config_file(folder: Path) -> Path:
+    """``folder``'s ``adapter_config.json``; ModelLoadError when it is not an adapter folder."""
+    path = folder / "adapter_config.json"
+    if not path.is_file():
+        raise ModelLoadError(
+            f"{folder} is not a LoRA adapter folder: it has no adapter_config.json "
+            "(adapters are saved with peft's save_pretrained)"
+        )
+    return path
+
+
 class AdapterNames:
     """Which adapters are loaded (name → folder) and which one is active: the bookkeeping and
     the checks both engines' adapter sets share."""
@@ -59,11 +70,7 @@ class AdapterSet(AdapterNames):
         """Load the adapter in ``path`` as ``name``; the active adapter does not change."""
         folder = Path(path).expanduser()
         self._check_new(name)
-        if not (folder / "adapter_config.json").is_file():
-            raise ModelLoadError(
-                f"{folder} is not a LoRA adapter folder: it has no adapter_config.json "
-                "(adapters are saved with peft's save_pretrained)"
-            )
+        adapter_config_file(folder)
         try:
             with _expected_peft_warnings(), quiet_weight_loading(), _no_load_report():
                 info = self._model.load_adapter(str(folder), adapter_name=name)

@@ -14,6 +14,7 @@ import json
 import math
 from pathlib import Path
 
+from models.adapters import adapter_config_file
 from models.errors import ModelLoadError, UnsupportedError
 from models.gguf_export import cached_conversion, require_llama_extra, write_gguf
 
@@ -83,12 +84,7 @@ def gguf_adapter_file(adapter_dir: str | Path, cache_dir: str | Path, *, layers:
 
 
 def _adapter_config(folder: Path) -> dict:
-    path = folder / "adapter_config.json"
-    if not path.is_file():
-        raise ModelLoadError(
-            f"{folder} is not a LoRA adapter folder: it has no adapter_config.json "
-            "(adapters are saved with peft's save_pretrained)"
-        )
+    path = adapter_config_file(folder)
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -77,10 +77,9 @@ def load_model(
             context_window=context_window,
             models_dir=models_dir,
         )
-    if backend not in BACKENDS:
-        raise InvalidRequestError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    chosen = choose_backend(backend, device)  # an unknown backend fails before the search
     resolved = resolve_model(ref, models_dir)
-    if choose_backend(backend, device) == "llama.cpp":
+    if chosen == "llama.cpp":
         model = load_llama_cpp(
             resolved,
             device=device,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,24 +83,10 @@ SETTINGS = (
 
 
 def _chat_tune(args: argparse.Namespace) -> int:
-    import traceback
-
     from evolution.chattune.run import ChatTuneRequest, run_chat_tune
-    from evolution.finetune.stopping import StopRequest
-    from evolution.pretrain.config import PretrainError
-    from models.progress import ProgressReporter
+    from evolution.pretrain.cli import run_training_command
 
-    json_lines = args.progress == "json"
-    events = ProgressReporter(None, "chat-tune", json_lines=True) if json_lines else None
-    stop = StopRequest()
-
-    def say(message: str) -> None:
-        if events is not None:
-            events.emit("progress", message=message)
-        else:
-            print(message, file=sys.stderr, flush=True)
-
-    try:
+    def run(stop: Any, say: Callable[[str], None]) -> dict[str, Any]:
         if args.pairs < 0 or args.epochs <= 0:
             raise _usage("--pairs must be at least 0 and --epochs above 0")
         request = ChatTuneRequest(
@@ -110,36 +97,23 @@ def _chat_tune(args: argparse.Namespace) -> int:
             settings={name: getattr(args, name) for name in SETTINGS},
             work=Path(args.work_dir) if args.work_dir else None,
             restart=args.restart,
-            json_lines=json_lines,
+            json_lines=args.progress == "json",
             argv=sys.argv[1:],
         )
-        result = run_chat_tune(request, stop, say)
-    except PretrainError as exc:
-        _report_error(events, str(exc))
-        return exc.exit_code
-    except Exception as exc:  # a bug or an environment problem: still end with an error line
-        traceback.print_exc()
-        _report_error(events, f"unexpected {type(exc).__name__}: {exc}")
-        return 1
-    if events is not None:
-        events.result(**result)
-    else:
-        print(
-            f"{result['status']} at step {result['step']:,}/{result['total_steps']:,}: loss "
-            f"{result.get('loss')}, held-out answer loss {result.get('heldout_loss')}, "
-            f"{result.get('tok_s')} tokens/s; model in {result['out']}",
-            file=sys.stderr,
-        )
-    return stop.exit_code if result.get("status") == "stopped" else 0
+        return run_chat_tune(request, stop, say)
+
+    return run_training_command("chat-tune", args.progress == "json", run, _summary)
+
+
+def _summary(result: dict[str, Any]) -> str:
+    return (
+        f"{result['status']} at step {result['step']:,}/{result['total_steps']:,}: loss "
+        f"{result.get('loss')}, held-out answer loss {result.get('heldout_loss')}, "
+        f"{result.get('tok_s')} tokens/s; model in {result['out']}"
+    )
 
 
 def _usage(message: str) -> Exception:
     from evolution.pretrain.config import ConfigError
 
     return ConfigError(message)
-
-
-def _report_error(events: Any, message: str) -> None:
-    if events is not None:
-        events.error(message)
-    print(f"error: {message}", file=sys.stderr)

@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import sys
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,15 +69,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _pretrain(args: argparse.Namespace) -> int:
+    from evolution.pretrain.config import PretrainConfig
+    from evolution.pretrain.run import PretrainRequest, run_pretrain
+
+    def run(stop: Any, say: Callable[[str], None]) -> dict[str, Any]:
+        names = {f.name for f in dataclasses.fields(PretrainConfig)}
+        config = PretrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+        request = PretrainRequest(
+            out=Path(args.out),
+            config=config,
+            work=Path(args.work_dir) if args.work_dir else None,
+            data_only=args.data_only,
+            restart=args.restart,
+            json_lines=args.progress == "json",
+            argv=sys.argv[1:],
+        )
+        return run_pretrain(request, stop, say)
+
+    return run_training_command("pretrain", args.progress == "json", run, _summary)
+
+
+def run_training_command(
+    command: str,
+    json_lines: bool,
+    run: Callable[[Any, Callable[[str], None]], dict[str, Any]],
+    summary: Callable[[dict[str, Any]], str],
+) -> int:
+    """Run a training command (``pretrain``, ``chat-tune``): ``run(stop, say)`` does the work
+    and returns its result. Progress goes to stderr, or as JSON lines with ``json_lines``; a
+    ``PretrainError`` or any other failure ends with one error line and its exit status; a
+    stop by signal exits with the signal's status (a checkpoint was written)."""
     import traceback
 
     from evolution.finetune.stopping import StopRequest
-    from evolution.pretrain.config import PretrainConfig, PretrainError
-    from evolution.pretrain.run import PretrainRequest, run_pretrain
+    from evolution.pretrain.config import PretrainError
     from models.progress import ProgressReporter
 
-    json_lines = args.progress == "json"
-    events = ProgressReporter(None, "pretrain", json_lines=True) if json_lines else None
+    events = ProgressReporter(None, command, json_lines=True) if json_lines else None
     stop = StopRequest()
 
     def say(message: str) -> None:
@@ -86,18 +115,7 @@ def _pretrain(args: argparse.Namespace) -> int:
             print(message, file=sys.stderr, flush=True)
 
     try:
-        names = {f.name for f in dataclasses.fields(PretrainConfig)}
-        config = PretrainConfig(**{k: v for k, v in vars(args).items() if k in names})
-        request = PretrainRequest(
-            out=Path(args.out),
-            config=config,
-            work=Path(args.work_dir) if args.work_dir else None,
-            data_only=args.data_only,
-            restart=args.restart,
-            json_lines=json_lines,
-            argv=sys.argv[1:],
-        )
-        result = run_pretrain(request, stop, say)
+        result = run(stop, say)
     except PretrainError as exc:
         _report_error(events, str(exc))
         return exc.exit_code
@@ -108,7 +126,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     if events is not None:
         events.result(**result)
     else:
-        print(_summary(result), file=sys.stderr)
+        print(summary(result), file=sys.stderr)
     return stop.exit_code if result.get("status") == "stopped" else 0
 
 
